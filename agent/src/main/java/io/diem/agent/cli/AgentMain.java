@@ -6,10 +6,21 @@ import picocli.CommandLine.Command;
 /** {@code diem-agent}: the node agent's command line. */
 @Command(name = "diem-agent", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "The diem-compute node agent: runs models on this machine's GPUs and reports signed usage.",
-        subcommands = {IdCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {IdCommand.class, ModelsCommand.class, RunCommand.class, TokenizeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class AgentMain {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new AgentMain()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with error handling that prints a one-line message, not a stack trace. */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new AgentMain());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            return e instanceof IllegalArgumentException ? 2 : 1;
+        });
+        return cli;
     }
 }

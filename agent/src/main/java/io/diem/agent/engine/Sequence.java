@@ -1,0 +1,26 @@
+package io.diem.agent.engine;
+
+/**
+ * One sequence's state on an engine: its KV cache and activations, allocated once. Not thread-safe:
+ * one job drives it at a time.
+ */
+public interface Sequence extends AutoCloseable {
+
+    /** Tokens already in the KV cache. */
+    int position();
+
+    /** Most tokens the cache can hold (prompt + completion). */
+    int capacity();
+
+    /**
+     * Appends {@code tokens} at positions {@code position() …} and returns the logits (vocab) that
+     * predict the token after the last one. The array is reused by the next call.
+     */
+    float[] step(int[] tokens);
+
+    /** Compute time of the last {@link #step}, in nanoseconds, by the engine's meter (CPU or GPU time). */
+    long lastStepComputeNanos();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,153 @@
+package io.diem.agent.tokenizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.diem.agent.model.TestModelMaker;
+import io.diem.agent.model.TestModelMaker.Options;
+import io.diem.agent.model.TestModelMaker.Preset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TokenizerTest {
+
+    @TempDir
+    static Path dir;
+    static Tokenizer tokenizer;
+
+    @BeforeAll
+    static void makeModel() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny"), Options.of(Preset.TINY, 1));
+        tokenizer = Tokenizer.load(dir.resolve("tiny/tokenizer.json"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "The node agent runs models.",
+        "  leading and trailing spaces  ",
+        "tabs\tand\nnew\r\nlines\n\n\n",
+        "emoji 🙂👍🏽 and a family 👨‍👩‍👧 in one line",
+        "CJK 東京は日本の首都です。中文测试",
+        "Café naïve résumé ÅÄÖ ß Ωμέγα",
+        "numbers 1234567 3.14159 -42 1,000,000",
+        "code: def f(x):\n    return {'a': [1, 2]}  # comment",
+        "<|begin_of_text|> inside text, <|eot_id|> too",
+        "x",
+        "'s 're 've 'll 'd 'm 't CAPITAL'S",
+        "\u0000\u0001\u001f control \u007f",
+    })
+    void decodeOfEncodeIsTheIdentity(String text) {
+        List<Integer> ids = tokenizer.encodeRaw(text, true);
+        assertThat(tokenizer.decode(ids)).isEqualTo(text);
+        assertThat(streamed(ids)).isEqualTo(text);
+    }
+
+    @Test
+    void learnedMergesMakeCommonWordsSingleTokens() {
+        List<Integer> ids = tokenizer.encodeRaw(" the", false);
+        assertThat(ids).hasSize(1);
+        assertThat(tokenizer.encodeRaw("the node agent", false).size()).isLessThan("the node agent".length() / 2);
+    }
+
+    @Test
+    void specialTokensAreRecognisedAndBosIsAdded() {
+        List<Integer> ids = tokenizer.encode("<|eot_id|>hi");
+        assertThat(ids.get(0)).isEqualTo(tokenizer.bosId());
+        assertThat(tokenizer.addsBos()).isTrue();
+        int eot = ids.get(1);
+        assertThat(tokenizer.isSpecial(eot)).isTrue();
+        assertThat(tokenizer.decode(List.of(eot))).isEqualTo("<|eot_id|>");
+        assertThat(tokenizer.encodeRaw("<|eot_id|>", false)).hasSizeGreaterThan(1);
+    }
+
+    @Test
+    void invalidUtf8FromTokensBecomesReplacementCharacters() {
+        // Byte tokens for 0xE6 0x9D (first two bytes of 東) then 'a': an unfinished character.
+        int e6 = idOfByte(0xE6), x9d = idOfByte(0x9D), a = idOfByte('a');
+        assertThat(tokenizer.decode(List.of(e6, x9d, a))).isEqualTo("\uFFFDa");
+        StreamingDecoder d = new StreamingDecoder(tokenizer);
+        assertThat(d.push(e6)).isEmpty();
+        assertThat(d.push(x9d)).isEmpty();
+        assertThat(d.push(a)).isEqualTo("\uFFFDa");
+        // a lone continuation byte is emitted at once as U+FFFD
+        assertThat(d.push(x9d)).isEqualTo("\uFFFD");
+        assertThat(d.push(e6)).isEmpty();
+        assertThat(d.flush()).isEqualTo("\uFFFD");
+    }
+
+    @Test
+    void streamingNeverEmitsHalfACharacter() {
+        String text = "東京🙂é";
+        List<Integer> ids = new ArrayList<>();
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            ids.add(idOfByte(b & 0xff));
+        }
+        StreamingDecoder d = new StreamingDecoder(tokenizer);
+        List<String> pieces = new ArrayList<>();
+        for (int id : ids) {
+            String piece = d.push(id);
+            if (!piece.isEmpty()) {
+                pieces.add(piece);
+            }
+        }
+        assertThat(pieces).containsExactly("東", "京", "🙂", "é");
+        assertThat(d.flush()).isEmpty();
+    }
+
+    @Test
+    void mergesInStringFormEncodeLikeThePairForm() throws Exception {
+        Path json = dir.resolve("tiny/tokenizer.json");
+        String text = Files.readString(json);
+        // Rewrite every ["a","b"] merge as "a b" (no tokens contain spaces in byte-level BPE).
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(text).getAsJsonObject();
+        com.google.gson.JsonArray merges = o.getAsJsonObject("model").getAsJsonArray("merges");
+        com.google.gson.JsonArray strings = new com.google.gson.JsonArray();
+        merges.forEach(m -> strings.add(m.getAsJsonArray().get(0).getAsString() + " " + m.getAsJsonArray().get(1).getAsString()));
+        o.getAsJsonObject("model").add("merges", strings);
+        o.getAsJsonObject("model").addProperty("ignore_merges", false);
+        Path other = Files.createDirectories(dir.resolve("string-merges")).resolve("tokenizer.json");
+        Files.writeString(other, o.toString());
+        Tokenizer t2 = Tokenizer.load(other);
+        String sample = "The tokenizer learns its merges from this text, 2026!";
+        assertThat(t2.encodeRaw(sample, true)).isEqualTo(tokenizer.encodeRaw(sample, true));
+    }
+
+    @Test
+    void chatUsesTheLlama3TemplateFromTheTokenizerConfig() {
+        assertThat(tokenizer.chatTemplate()).isEqualTo(ChatTemplate.LLAMA3);
+        List<Integer> ids = tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", " Hi there ")));
+        String text = tokenizer.decode(ids);
+        assertThat(text).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        assertThat(ChatTemplate.PLAIN.render(List.of(new ChatTemplate.Message("system", "Be brief."),
+                new ChatTemplate.Message("user", "Hi")), "")).isEqualTo("System: Be brief.\n\nUser: Hi\n\nAssistant:");
+    }
+
+    private static String streamed(List<Integer> ids) {
+        StreamingDecoder d = new StreamingDecoder(tokenizer);
+        StringBuilder s = new StringBuilder();
+        for (int id : ids) {
+            s.append(d.push(id));
+        }
+        return s.append(d.flush()).toString();
+    }
+
+    private static int idOfByte(int b) {
+        List<Integer> ids = tokenizer.encodeRaw(new String(new char[] {ByteLevel.encode(b)}), false);
+        // the byte-level char encodes to bytes of its own UTF-8; instead look the byte token up by decoding
+        for (int id = 0; id < 256; id++) {
+            byte[] bytes = tokenizer.tokenBytes(id);
+            if (bytes.length == 1 && (bytes[0] & 0xff) == b) {
+                return id;
+            }
+        }
+        throw new AssertionError("no byte token for " + b + " " + ids);
+    }
+}
