@@ -63,18 +63,30 @@ public final class LlamaWeights {
         return wq[0].dtype;
     }
 
-    /** Bytes of all weights as stored (tied embeddings counted once). */
-    public long bytes() {
-        long total = bytes(tokenEmbedding) + bytes(finalNorm) + (output == tokenEmbedding ? 0 : bytes(output));
+    /** Every distinct tensor, embedding first. */
+    public java.util.List<Tensor> all() {
+        java.util.List<Tensor> list = new java.util.ArrayList<>();
+        list.add(tokenEmbedding);
         for (Tensor[] group : new Tensor[][] {attentionNorm, wq, wk, wv, wo, bq, bk, bv, bo, ffnNorm, wGate, wUp, wDown}) {
             for (Tensor t : group) {
-                total += bytes(t);
+                if (t != null) {
+                    list.add(t);
+                }
             }
         }
-        return total;
+        list.add(finalNorm);
+        if (output != tokenEmbedding) {
+            list.add(output);
+        }
+        return list;
     }
 
-    private static long bytes(Tensor t) {
-        return t == null ? 0 : t.elements() * t.dtype.bytes;
+    /** Bytes of all weights as stored (tied embeddings counted once). */
+    public long bytes() {
+        long total = 0;
+        for (Tensor t : all()) {
+            total += t.elements() * t.dtype.bytes;
+        }
+        return total;
     }
 }

@@ -22,6 +22,8 @@ public final class Tensor {
     public final int rows;
     public final int cols;
     private final int rowsPerChunk;
+    /** Little-endian chunks, each holding {@code rowsPerChunk} whole rows (the last may hold fewer). */
+    private final ByteBuffer[] chunks;
     /** Typed views of the chunks: exactly one of the two arrays is used, by dtype. */
     private final FloatBuffer[] floatChunks;
     private final ShortBuffer[] shortChunks;
@@ -40,10 +42,12 @@ public final class Tensor {
         }
         this.rows = (int) r;
         this.rowsPerChunk = rowsPerChunk;
+        this.chunks = new ByteBuffer[chunks.length];
         this.floatChunks = new FloatBuffer[chunks.length];
         this.shortChunks = new ShortBuffer[chunks.length];
         for (int k = 0; k < chunks.length; k++) {
             ByteBuffer le = chunks[k].duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            this.chunks[k] = le;
             if (dtype == DType.F32) {
                 floatChunks[k] = le.asFloatBuffer();
             } else {
@@ -133,6 +137,25 @@ public final class Tensor {
             case F16 -> Half.f16ToFloat(shortChunks[k].get(index));
             case BF16 -> Half.bf16ToFloat(shortChunks[k].get(index));
         };
+    }
+
+    /** The little-endian buffer that holds row {@code row} (for vectorised readers). */
+    public ByteBuffer chunkOf(int row) {
+        return chunks[row / rowsPerChunk];
+    }
+
+    /** Byte offset of row {@code row} within {@link #chunkOf}. */
+    public int byteOffsetOf(int row) {
+        return (row % rowsPerChunk) * cols * dtype.bytes;
+    }
+
+    /** Reads every page of a memory-mapped tensor into memory now, rather than at first use. */
+    public void prefault() {
+        for (ByteBuffer chunk : chunks) {
+            if (chunk instanceof java.nio.MappedByteBuffer mapped) {
+                mapped.load();
+            }
+        }
     }
 
     /** Element {@code i} of a 1-D tensor (or of the flattened first row). */

@@ -2,30 +2,25 @@ package io.diem.agent.engine.cpu;
 
 import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.engine.Sequence;
+import io.diem.agent.model.Tensor;
 import io.diem.agent.model.Model;
 import io.diem.v1.ComputeKind;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinWorkerThread;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.IntStream;
 
 /**
- * The plain-Java reference engine. Matrix-vector products are split by rows over a private pool of
- * {@code threads} workers; the meter is the CPU time those workers and the calling thread spend in
+ * The plain-Java reference engine. Matrix-vector products are split by rows over the calling thread
+ * and a {@link WorkerTeam} of {@code threads - 1} workers; the meter is the CPU time those workers and the calling thread spend in
  * a step (read from the JVM's per-thread CPU clocks), so it reports CPU-seconds, not wall time.
  */
 public final class CpuEngine implements InferenceEngine {
 
-    /** Rows per parallel task: enough work per task to amortise the fork. */
-    private static final int ROWS_PER_TASK = 64;
+    /** Fewest rows worth handing to another thread. */
+    private static final int MIN_ROWS_PER_PART = 32;
 
     private final int threads;
-    private final ForkJoinPool pool;
-    private final List<Thread> workers = new CopyOnWriteArrayList<>();
+    private final CpuKernels kernels;
+    private final WorkerTeam team;
     private final ThreadMXBean cpuClock = ManagementFactory.getThreadMXBean();
     private final boolean cpuTimeSupported;
 
@@ -34,21 +29,25 @@ public final class CpuEngine implements InferenceEngine {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         this.threads = threads;
+        this.kernels = CpuKernels.best();
         this.cpuTimeSupported = cpuClock.isCurrentThreadCpuTimeSupported() && cpuClock.isThreadCpuTimeSupported();
         if (cpuTimeSupported && !cpuClock.isThreadCpuTimeEnabled()) {
             cpuClock.setThreadCpuTimeEnabled(true);
         }
-        this.pool = threads == 1 ? null : new ForkJoinPool(threads - 1, p -> {
-            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("cpu-engine-" + t.getPoolIndex());
-            t.setDaemon(true);
-            workers.add(t);
-            return t;
-        }, null, false);
+        this.team = new WorkerTeam(threads - 1, "cpu-engine");
     }
 
     public int threads() {
         return threads;
+    }
+
+    CpuKernels kernels() {
+        return kernels;
+    }
+
+    /** How rows are multiplied: "vector(16 lanes)" or "scalar". */
+    public String kernel() {
+        return kernels.describe();
     }
 
     @Override
@@ -66,22 +65,39 @@ public final class CpuEngine implements InferenceEngine {
         return new CpuSequence(this, model, capacity);
     }
 
-    /** {@code out[r] = W[r] · x} for every row of {@code w}, in parallel over rows. */
-    void matvec(io.diem.agent.model.Tensor w, float[] x, float[] out) {
-        int rows = w.rows;
-        if (pool == null || rows < 2 * ROWS_PER_TASK) {
-            for (int r = 0; r < rows; r++) {
-                out[r] = w.dot(r, x, 0);
-            }
-            return;
+    /**
+     * {@code outs[i][r] = ws[i][r] · x} for every row of every matrix (matrices that read the same
+     * input are multiplied in one parallel pass). The rows of all matrices together are cut into
+     * {@code threads} contiguous ranges, one per thread of the team.
+     */
+    void matvec(float[] x, Tensor[] ws, float[][] outs) {
+        int total = 0;
+        for (Tensor w : ws) {
+            total += w.rows;
         }
-        int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        pool.submit(() -> IntStream.range(0, tasks).parallel().forEach(t -> {
-            int end = Math.min(rows, (t + 1) * ROWS_PER_TASK);
-            for (int r = t * ROWS_PER_TASK; r < end; r++) {
-                out[r] = w.dot(r, x, 0);
+        int rows = total;
+        team.run((part, parts) -> {
+            int from = (int) ((long) rows * part / parts);
+            int to = (int) ((long) rows * (part + 1) / parts);
+            int base = 0;
+            for (int i = 0; i < ws.length && base < to; i++) {
+                int lo = Math.max(from, base) - base;
+                int hi = Math.min(to, base + ws[i].rows) - base;
+                for (int r = lo; r < hi; r++) {
+                    outs[i][r] = kernels.rowDot(ws[i], r, x);
+                }
+                base += ws[i].rows;
             }
-        })).join();
+        });
+    }
+
+    /** Runs {@code task} split over the engine's threads (part 0 on the calling thread). */
+    void parallel(WorkerTeam.Task task) {
+        team.run(task);
+    }
+
+    void matvec(Tensor w, float[] x, float[] out) {
+        matvec(x, new Tensor[] {w}, new float[][] {out});
     }
 
     /** CPU time consumed so far by the calling thread and the pool's workers, in nanoseconds. */
@@ -90,7 +106,7 @@ public final class CpuEngine implements InferenceEngine {
             return System.nanoTime();
         }
         long total = cpuClock.getCurrentThreadCpuTime();
-        for (Thread t : workers) {
+        for (Thread t : team.threads()) {
             long ns = cpuClock.getThreadCpuTime(t.getId());
             if (ns > 0) {
                 total += ns;
@@ -101,16 +117,6 @@ public final class CpuEngine implements InferenceEngine {
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdown();
-            try {
-                if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
-                    pool.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                pool.shutdownNow();
-                Thread.currentThread().interrupt();
-            }
-        }
+        team.close();
     }
 }

@@ -13,6 +13,7 @@ import io.diem.agent.model.Tensor;
 final class CpuSequence implements Sequence {
 
     private final CpuEngine engine;
+    private final CpuKernels kernels;
     private final ModelConfig c;
     private final LlamaWeights w;
     private final int capacity;
@@ -31,11 +32,14 @@ final class CpuSequence implements Sequence {
     private final float[] v;
     /** (qDim) attention output, all heads. */
     private final float[] att;
-    /** (capacity) attention scores of one head. */
+    /** (heads · capacity) attention scores, one row per head. */
     private final float[] scores;
     /** (hiddenDim) SwiGLU gate and up projections. */
     private final float[] hb;
     private final float[] hb2;
+    /** Output groups of the fused products: {q, k, v} and {gate, up}. */
+    private final float[][] qkv;
+    private final float[][] gateUp;
     /** (vocab) output logits. */
     private final float[] logits;
     /** (layer)(capacity · kvDim) key and value caches. */
@@ -57,6 +61,7 @@ final class CpuSequence implements Sequence {
 
     CpuSequence(CpuEngine engine, Model model, int capacity) {
         this.engine = engine;
+        this.kernels = engine.kernels();
         this.c = model.config();
         this.w = model.weights();
         if (capacity < 2 || capacity > c.contextLength) {
@@ -70,10 +75,12 @@ final class CpuSequence implements Sequence {
         k = new float[c.kvDim];
         v = new float[c.kvDim];
         att = new float[c.qDim];
-        scores = new float[capacity];
+        scores = new float[c.heads * capacity];
         hb = new float[c.hiddenDim];
         hb2 = new float[c.hiddenDim];
         logits = new float[c.vocabSize];
+        qkv = new float[][] {q, k, v};
+        gateUp = new float[][] {hb, hb2};
         keyCache = new float[c.layers][(int) Math.min(Integer.MAX_VALUE - 8, (long) capacity * c.kvDim)];
         valueCache = new float[c.layers][keyCache[0].length];
         attentionNorm = new float[c.layers][];
@@ -146,9 +153,7 @@ final class CpuSequence implements Sequence {
             // attention rmsnorm
             CpuOps.rmsnorm(xb, x, attentionNorm[l], dim, c.rmsNormEps);
             // q, k, v projections (+ biases)
-            engine.matvec(w.wq[l], xb, q);
-            engine.matvec(w.wk[l], xb, k);
-            engine.matvec(w.wv[l], xb, v);
+            engine.matvec(xb, new Tensor[] {w.wq[l], w.wk[l], w.wv[l]}, qkv);
             addBias(q, bq[l]);
             addBias(k, bk[l]);
             addBias(v, bv[l]);
@@ -166,8 +171,7 @@ final class CpuSequence implements Sequence {
             CpuOps.add(x, xb2, dim);
             // ffn rmsnorm, SwiGLU, residual
             CpuOps.rmsnorm(xb, x, ffnNorm[l], dim, c.rmsNormEps);
-            engine.matvec(w.wGate[l], xb, hb);
-            engine.matvec(w.wUp[l], xb, hb2);
+            engine.matvec(xb, new Tensor[] {w.wGate[l], w.wUp[l]}, gateUp);
             CpuOps.swiglu(hb, hb2, c.hiddenDim);
             engine.matvec(w.wDown[l], hb, xb2);
             CpuOps.add(x, xb2, dim);
@@ -179,33 +183,29 @@ final class CpuSequence implements Sequence {
         }
     }
 
+    /** Grouped-query attention of every head over positions {@code [first, pos]}, heads split over the team. */
     private void attention(int layer, int pos) {
         int headDim = c.headDim;
         int first = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
+        int span = pos - first + 1;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         float[] keys = keyCache[layer];
         float[] values = valueCache[layer];
-        for (int h = 0; h < c.heads; h++) {
-            int qBase = h * headDim;
-            int kvBase = (h / c.groupSize) * headDim;
-            for (int t = first; t <= pos; t++) {
-                int kBase = t * c.kvDim + kvBase;
-                float s = 0;
-                for (int i = 0; i < headDim; i++) {
-                    s += q[qBase + i] * keys[kBase + i];
+        engine.parallel((part, parts) -> {
+            for (int h = c.heads * part / parts; h < c.heads * (part + 1) / parts; h++) {
+                int qBase = h * headDim;
+                int kvBase = (h / c.groupSize) * headDim;
+                int sBase = h * capacity;
+                for (int t = first; t <= pos; t++) {
+                    scores[sBase + t - first] = kernels.dot(q, qBase, keys, t * c.kvDim + kvBase, headDim) * scale;
                 }
-                scores[t - first] = s * scale;
-            }
-            CpuOps.softmax(scores, 0, pos - first + 1);
-            java.util.Arrays.fill(att, qBase, qBase + headDim, 0f);
-            for (int t = first; t <= pos; t++) {
-                float a = scores[t - first];
-                int vBase = t * c.kvDim + kvBase;
-                for (int i = 0; i < headDim; i++) {
-                    att[qBase + i] += a * values[vBase + i];
+                CpuOps.softmax(scores, sBase, span);
+                java.util.Arrays.fill(att, qBase, qBase + headDim, 0f);
+                for (int t = first; t <= pos; t++) {
+                    kernels.axpy(scores[sBase + t - first], values, t * c.kvDim + kvBase, att, qBase, headDim);
                 }
             }
-        }
+        });
     }
 
     private void ropeTables(int pos) {

@@ -1,0 +1,56 @@
+package io.diem.agent.engine.cpu;
+
+import io.diem.agent.model.Tensor;
+
+/**
+ * The inner loops of the forward pass: a weight row times the activations (every matrix product),
+ * and the dot and scaled add of attention. The default methods are the scalar reference; {@link #best()}
+ * adds SIMD through the JDK's vector API when the {@code jdk.incubator.vector} module is present.
+ */
+public interface CpuKernels {
+
+    /** Row {@code row} of {@code w} times {@code x[0 … w.cols)}. */
+    default float rowDot(Tensor w, int row, float[] x) {
+        return w.dot(row, x, 0);
+    }
+
+    /** {@code Σ a[aOff + i] · b[bOff + i]} for {@code i < n}. */
+    default float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    /** {@code y[yOff + i] += alpha · x[xOff + i]} for {@code i < n}. */
+    default void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
+    /** "vector(16 lanes)" or "scalar", for logs. */
+    default String describe() {
+        return "scalar";
+    }
+
+    CpuKernels SCALAR = new CpuKernels() {};
+
+    /**
+     * The fastest available implementation. {@code -Ddiem.cpu.vector=false} forces the scalar one;
+     * without {@code --add-modules jdk.incubator.vector} the scalar one is all there is.
+     */
+    static CpuKernels best() {
+        if (!Boolean.parseBoolean(System.getProperty("diem.cpu.vector", "true"))
+                || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            return SCALAR;
+        }
+        try {
+            return (CpuKernels) Class.forName("io.diem.agent.engine.cpu.VectorCpuKernels").getDeclaredConstructor()
+                    .newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return SCALAR;
+        }
+    }
+}
