@@ -1,0 +1,73 @@
+package io.diem.gateway.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.diem.gateway.ledger.LedgerException.Kind;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The ledger contract on PostgreSQL, plus two ledgers (as two gateways) sharing one database. */
+class PostgresLedgerTest extends LedgerContractTest {
+
+    private String url;
+
+    @Override
+    String jdbcUrl() throws Exception {
+        url = TestDatabases.postgresSchema();
+        return url;
+    }
+
+    @Override
+    void dropDatabase() throws Exception {
+        TestDatabases.dropPostgresSchema(url);
+    }
+
+    @Test
+    void twoGatewaysHammeringOneAccountNeverReserveBeyondTheAllowance() throws Exception {
+        String id = stakedAccount(1); // 1,000,000 µUSD today
+        try (Database second = Database.open(url, 4)) {
+            Ledger other = new Ledger(second, LedgerConfig.defaults(), clock);
+            Ledger[] gateways = {ledger, other};
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            AtomicLong granted = new AtomicLong();
+            AtomicInteger refused = new AtomicInteger();
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                futures.add(pool.submit(() -> {
+                    for (int i = 0; i < 40; i++) {
+                        Ledger g = gateways[(thread + i) % 2];
+                        String rid = "t" + thread + "-" + i;
+                        try {
+                            g.reserve(rid, id, null, 7_919);
+                            granted.addAndGet(7_919);
+                            if (i % 3 == 0) {
+                                g.post(rid, usage("job-" + rid, 5_000));
+                            }
+                        } catch (LedgerException e) {
+                            assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED);
+                            refused.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+            pool.shutdown();
+            var balance = ledger.balance(id);
+            assertThat(balance.spent() + balance.reserved()).isLessThanOrEqualTo(balance.allowance());
+            // 320 attempts of 7,919 µUSD would need 2.5M: the allowance must have run out and refused some.
+            assertThat(refused.get()).isPositive();
+            assertThat(granted.get()).isLessThanOrEqualTo(1_000_000 + 5_000L * 320); // posted jobs free up credit
+            assertThat(other.invariantViolations()).isEmpty();
+        }
+    }
+}
