@@ -11,6 +11,10 @@ import picocli.CommandLine.Command;
 public final class AgentMain {
 
     public static void main(String[] args) {
+        // One line per record, UTC timestamp first (journald and terminals alike), unless the operator chose a format.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");
+        }
         System.exit(commandLine().execute(args));
     }
 

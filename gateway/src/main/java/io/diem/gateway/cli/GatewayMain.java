@@ -9,10 +9,30 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "diem-gateway", mixinStandardHelpOptions = true,
         description = "The diem-compute gateway: authenticates calls, admits them against staked DIEM, dispatches to nodes.",
-        subcommands = {CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, CommandLine.HelpCommand.class})
 public final class GatewayMain {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new GatewayMain()).execute(args));
+        // One line per record, UTC timestamp first (journald and terminals alike), unless the operator chose a format.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");
+        }
+        System.exit(commandLine(args, System.getenv()).execute(args));
+    }
+
+    static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
+        CommandLine cli = new CommandLine(new GatewayMain());
+        try {
+            cli.setDefaultValueProvider(new ConfigDefaults("DIEM_GATEWAY_", env,
+                    ConfigDefaults.configFile(args, "DIEM_GATEWAY_", env)));
+        } catch (java.io.IOException e) {
+            System.err.println("error: " + e.getMessage());
+            System.exit(2);
+        }
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            return 1;
+        });
+        return cli;
     }
 }

@@ -852,16 +852,27 @@ public final class Ledger {
         }
         return tx(c -> {
             long now = now();
-            try (PreparedStatement s = c.prepareStatement("INSERT INTO model_prices (model, prompt_per_million, completion_per_million, "
-                    + "per_gpu_second, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET "
-                    + "prompt_per_million = EXCLUDED.prompt_per_million, completion_per_million = EXCLUDED.completion_per_million, "
-                    + "per_gpu_second = EXCLUDED.per_gpu_second, updated_at = EXCLUDED.updated_at")) {
-                s.setString(1, price.model());
-                s.setLong(2, price.promptPerMillion());
-                s.setLong(3, price.completionPerMillion());
-                s.setLong(4, price.perGpuSecond());
-                s.setLong(5, now);
-                s.executeUpdate();
+            // UPDATE, else INSERT: portable between H2 and PostgreSQL; a racing INSERT fails with 23505 and tx() retries.
+            int updated;
+            try (PreparedStatement s = c.prepareStatement("UPDATE model_prices SET prompt_per_million = ?, completion_per_million = ?, "
+                    + "per_gpu_second = ?, updated_at = ? WHERE model = ?")) {
+                s.setLong(1, price.promptPerMillion());
+                s.setLong(2, price.completionPerMillion());
+                s.setLong(3, price.perGpuSecond());
+                s.setLong(4, now);
+                s.setString(5, price.model());
+                updated = s.executeUpdate();
+            }
+            if (updated == 0) {
+                try (PreparedStatement s = c.prepareStatement("INSERT INTO model_prices (model, prompt_per_million, "
+                        + "completion_per_million, per_gpu_second, updated_at) VALUES (?, ?, ?, ?, ?)")) {
+                    s.setString(1, price.model());
+                    s.setLong(2, price.promptPerMillion());
+                    s.setLong(3, price.completionPerMillion());
+                    s.setLong(4, price.perGpuSecond());
+                    s.setLong(5, now);
+                    s.executeUpdate();
+                }
             }
             return price;
         });

@@ -250,6 +250,16 @@ abstract class LedgerContractTest {
     }
 
     @Test
+    void pricesAreSetReplacedAndListed() {
+        ledger.setPrice(new Pricing("tiny", 100_000, 200_000, 300));
+        ledger.setPrice(new Pricing("tiny", 1, 2, 3));
+        ledger.setPrice(new Pricing("big", 0, 0, 1_000));
+        assertThat(ledger.prices()).containsExactly(new Pricing("big", 0, 0, 1_000), new Pricing("tiny", 1, 2, 3));
+        assertThat(ledger.price("tiny")).contains(new Pricing("tiny", 1, 2, 3));
+        assertKind(() -> ledger.setPrice(new Pricing("x", -1, 0, 0)), Kind.INVALID_ARGUMENT);
+    }
+
+    @Test
     void usageIsPaginatedNewestFirst() {
         String id = stakedAccount(10);
         for (int i = 0; i < 5; i++) {

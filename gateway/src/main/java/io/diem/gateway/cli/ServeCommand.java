@@ -1,0 +1,68 @@
+package io.diem.gateway.cli;
+
+import io.diem.gateway.GatewayServer;
+import io.diem.gateway.admin.Bootstrap;
+import io.diem.gateway.ledger.Database;
+import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.ledger.LedgerConfig;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import java.util.logging.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code diem-gateway serve}: runs the gateway until SIGTERM or Ctrl-C. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Run the gateway. Every option can also come from DIEM_GATEWAY_<OPTION> or the --config file.")
+final class ServeCommand implements Callable<Integer> {
+
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+
+    @Option(names = "--config", description = "Config file of 'option = value' lines (e.g. port = 7070).")
+    Path config;
+
+    @Option(names = "--port", defaultValue = "7070", description = "gRPC port. Default: ${DEFAULT-VALUE}.")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1",
+            description = "Address to listen on (plaintext is only for loopback; use TLS elsewhere). Default: ${DEFAULT-VALUE}.")
+    String bind;
+
+    @Option(names = "--data-dir", defaultValue = "data/gateway",
+            description = "Where the embedded ledger and admin.key live. Default: ${DEFAULT-VALUE}.")
+    Path dataDir;
+
+    @Option(names = "--db", description = "Ledger JDBC URL (default: an H2 file in --data-dir); e.g. jdbc:postgresql://HOST:5432/DB?user=U.")
+    String db;
+
+    @Option(names = "--db-pool", defaultValue = "16", description = "Ledger connections. Default: ${DEFAULT-VALUE}.")
+    int dbPool;
+
+    @Override
+    public Integer call() throws Exception {
+        String url = db != null && !db.isEmpty() ? db : Database.h2Url(dataDir);
+        Database database = Database.open(url, dbPool);
+        Ledger ledger = new Ledger(database, LedgerConfig.defaults(), Clock.systemUTC());
+        Path keyFile = dataDir.resolve("admin.key").toAbsolutePath();
+        Bootstrap.adminKeyIfEmpty(ledger, keyFile)
+                .ifPresent(p -> LOG.info("empty ledger: bootstrap admin key written to " + p + " (mode 0600)"));
+        GatewayServer server = new GatewayServer(
+                NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create()), ledger)
+                .start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                server.stop(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                database.close();
+            }
+        }, "gateway-shutdown"));
+        server.blockUntilShutdown();
+        return 0;
+    }
+}

@@ -1,0 +1,167 @@
+package io.diem.gateway.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.diem.gateway.GatewayServer;
+import io.diem.gateway.cli.Diemctl;
+import io.diem.gateway.ledger.Database;
+import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.v1.Account;
+import io.diem.v1.AccountRequest;
+import io.diem.v1.AdminGrpc;
+import io.diem.v1.AmountRequest;
+import io.diem.v1.CreateAccountRequest;
+import io.diem.v1.CreateApiKeyRequest;
+import io.diem.v1.CreatedApiKey;
+import io.diem.v1.KeyScope;
+import io.diem.v1.ListAccountsRequest;
+import io.diem.v1.MintDiemRequest;
+import io.diem.v1.QuoteMintRequest;
+import io.diem.v1.RevokeApiKeyRequest;
+import io.diem.v1.StakingGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Staking and Admin over real gRPC on loopback, with the embedded ledger. */
+class StakingAdminGrpcTest {
+
+    @TempDir
+    Path dir;
+    Database db;
+    GatewayServer server;
+    ManagedChannel channel;
+    String adminKey;
+
+    @BeforeEach
+    void start() throws Exception {
+        db = Database.open(Database.h2Url(dir), 4);
+        Ledger ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
+        Path keyFile = Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("admin.key")).orElseThrow();
+        assertThat(Files.getPosixFilePermissions(keyFile)).hasSize(2); // rw owner only
+        assertThat(Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("again.key"))).isEmpty();
+        adminKey = Files.readString(keyFile).strip();
+        server = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger).start();
+        channel = Grpc.newChannelBuilder("127.0.0.1:" + server.port(), InsecureChannelCredentials.create()).build();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        channel.shutdownNow();
+        server.stop(1);
+        db.close();
+    }
+
+    private Channel as(String key) {
+        return ClientInterceptors.intercept(channel, Diemctl.bearer(key));
+    }
+
+    private static void assertStatus(Runnable call, Status.Code code, String message) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(code);
+            assertThat(e.getStatus().getDescription()).contains(message);
+        });
+    }
+
+    @Test
+    void unknownRevokedAndMalformedKeysAreAllUnauthenticatedAlike() {
+        AdminGrpc.AdminBlockingStub admin = AdminGrpc.newBlockingStub(as(adminKey));
+        String acct = admin.createAccount(CreateAccountRequest.newBuilder().setName("u").build()).getAccountId();
+        CreatedApiKey key = admin.createApiKey(CreateApiKeyRequest.newBuilder().setAccountId(acct).build());
+        admin.revokeApiKey(RevokeApiKeyRequest.newBuilder().setKeyId(key.getInfo().getKeyId()).build());
+        for (String bad : new String[] {key.getSecret(), "diem_unknown", "not even close", ""}) {
+            assertStatus(() -> StakingGrpc.newBlockingStub(as(bad)).getAccount(AccountRequest.getDefaultInstance()),
+                    Status.Code.UNAUTHENTICATED, "missing or invalid API key");
+        }
+        assertStatus(() -> StakingGrpc.newBlockingStub(channel).getAccount(AccountRequest.getDefaultInstance()),
+                Status.Code.UNAUTHENTICATED, "missing or invalid API key");
+    }
+
+    @Test
+    void inferenceKeysReachOnlyTheirOwnAccountAndNoAdminMethods() {
+        AdminGrpc.AdminBlockingStub admin = AdminGrpc.newBlockingStub(as(adminKey));
+        String alice = admin.createAccount(CreateAccountRequest.newBuilder().setName("alice").build()).getAccountId();
+        String bob = admin.createAccount(CreateAccountRequest.newBuilder().setName("bob").build()).getAccountId();
+        admin.depositVvv(AmountRequest.newBuilder().setAccountId(alice).setAmountMicro(20_000_000_000L).build());
+        String aliceKey = admin.createApiKey(CreateApiKeyRequest.newBuilder().setAccountId(alice)
+                .setScope(KeyScope.KEY_SCOPE_INFERENCE).build()).getSecret();
+
+        StakingGrpc.StakingBlockingStub asAlice = StakingGrpc.newBlockingStub(as(aliceKey));
+        asAlice.stakeVvv(AmountRequest.newBuilder().setAmountMicro(20_000_000_000L).build());
+        Account minted = asAlice.mintDiem(MintDiemRequest.newBuilder().setDiemMicro(100_000_000).build()).getAccount();
+        assertThat(minted.getDiemMicro()).isEqualTo(100_000_000);
+        Account staked = asAlice.stakeDiem(AmountRequest.newBuilder().setAmountMicro(100_000_000).build());
+        assertThat(staked.getBalance().getAllowanceMicroUsd()).isEqualTo(100_000_000);
+
+        assertStatus(() -> asAlice.getAccount(AccountRequest.newBuilder().setAccountId(bob).build()),
+                Status.Code.PERMISSION_DENIED, "may act only on its own account");
+        assertStatus(() -> AdminGrpc.newBlockingStub(as(aliceKey)).listAccounts(ListAccountsRequest.getDefaultInstance()),
+                Status.Code.PERMISSION_DENIED, "needs an admin key");
+        // admin keys reach every account
+        assertThat(StakingGrpc.newBlockingStub(as(adminKey)).getAccount(AccountRequest.newBuilder().setAccountId(alice).build())
+                .getDiemStakedMicro()).isEqualTo(100_000_000);
+    }
+
+    @Test
+    void badAmountsAndUnknownAccountsGetPreciseStatuses() {
+        StakingGrpc.StakingBlockingStub staking = StakingGrpc.newBlockingStub(as(adminKey));
+        assertStatus(() -> staking.stakeVvv(AmountRequest.newBuilder().setAmountMicro(0).build()),
+                Status.Code.INVALID_ARGUMENT, "must be > 0");
+        assertStatus(() -> staking.stakeVvv(AmountRequest.newBuilder().setAmountMicro(-1).build()),
+                Status.Code.INVALID_ARGUMENT, "must be > 0");
+        assertStatus(() -> staking.stakeVvv(AmountRequest.newBuilder().setAmountMicro(5).build()),
+                Status.Code.FAILED_PRECONDITION, "liquid VVV, needs");
+        assertStatus(() -> staking.quoteMint(QuoteMintRequest.newBuilder().setDiemMicro(38_000_000_000L).build()),
+                Status.Code.FAILED_PRECONDITION, "supply asymptote");
+        assertStatus(() -> staking.getAccount(AccountRequest.newBuilder().setAccountId("acct_missing").build()),
+                Status.Code.NOT_FOUND, "no account 'acct_missing'");
+        assertStatus(() -> AdminGrpc.newBlockingStub(as(adminKey)).createAccount(CreateAccountRequest.getDefaultInstance()),
+                Status.Code.INVALID_ARGUMENT, "account name must be 1..64");
+    }
+
+    @Test
+    void diemctlPrintsOneJsonObjectPerCommand() {
+        String target = "127.0.0.1:" + server.port();
+        String[] created = run("--gateway", target, "--key", adminKey, "--json", "account", "create", "carol");
+        assertThat(created[0]).startsWith("{\"accountId\":\"acct_").contains("\"name\":\"carol\"");
+        String id = created[0].replaceAll(".*\"accountId\":\"([^\"]+)\".*", "$1").strip();
+        assertThat(run("--gateway", target, "--key", adminKey, "deposit", "vvv", "--account", id, "2000000")[0])
+                .contains("liquid 2000000");
+        assertThat(run("--gateway", target, "--key", adminKey, "stake", "vvv", "--account", id, "1500000.5")[0])
+                .contains("staked 1500000.5");
+        assertThat(run("--gateway", target, "--key", adminKey, "mint", "quote", "10000")[0])
+                .contains("marginal after 93.28");
+        String[] error = run("--gateway", target, "--key", adminKey, "--json", "stake", "vvv", "--account", "acct_nope", "1");
+        assertThat(error[0].strip()).isEqualTo("{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"no account 'acct_nope'\"}}");
+        String[] tooPrecise = run("--gateway", target, "--key", adminKey, "stake", "vvv", "0.0000001");
+        assertThat(tooPrecise[1]).contains("more than 6 decimals");
+    }
+
+    /** Runs diemctl in-process; returns {stdout, stderr}. */
+    private static String[] run(String... args) {
+        CommandLine cli = Diemctl.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        cli.execute(args);
+        return new String[] {out.toString(), err.toString()};
+    }
+}
