@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
         description = "Print this node's id (creates the Ed25519 node key in the state directory on first use).")
 final class IdCommand implements Callable<Integer> {
 
-    @Option(names = "--state-dir", defaultValue = "${env:DIEM_AGENT_STATE_DIR:-/var/lib/diem-agent}",
+    @Option(names = "--state-dir", defaultValue = "/var/lib/diem-agent",
             description = "State directory holding node.key (default: ${DEFAULT-VALUE}).")
     Path stateDir;
 

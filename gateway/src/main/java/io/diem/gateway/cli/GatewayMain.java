@@ -1,5 +1,6 @@
 package io.diem.gateway.cli;
 
+import io.diem.common.ConfigDefaults;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

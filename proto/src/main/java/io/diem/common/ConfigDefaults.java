@@ -1,4 +1,4 @@
-package io.diem.gateway.cli;
+package io.diem.common;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -17,13 +17,13 @@ import picocli.CommandLine.Model.OptionSpec;
  * ({@code --data-dir} → {@code PREFIX_DATA_DIR}), then the config file ({@code data-dir = …}),
  * then the option's documented default. Flag > env > file > default.
  */
-final class ConfigDefaults implements IDefaultValueProvider {
+public final class ConfigDefaults implements IDefaultValueProvider {
 
     private final String envPrefix;
     private final Map<String, String> env;
     private final Properties file = new Properties();
 
-    ConfigDefaults(String envPrefix, Map<String, String> env, Path configFile) throws IOException {
+    public ConfigDefaults(String envPrefix, Map<String, String> env, Path configFile) throws IOException {
         this.envPrefix = envPrefix;
         this.env = env;
         if (configFile != null) {
@@ -37,7 +37,7 @@ final class ConfigDefaults implements IDefaultValueProvider {
     }
 
     /** Finds {@code --config FILE} (or {@code PREFIX_CONFIG}) before picocli parses the rest. */
-    static Path configFile(String[] args, String envPrefix, Map<String, String> env) {
+    public static Path configFile(String[] args, String envPrefix, Map<String, String> env) {
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--config") && i + 1 < args.length) {
                 return Path.of(args[i + 1]);

@@ -1,0 +1,105 @@
+package io.diem.agent.cli;
+
+import io.diem.agent.engine.Engines;
+import io.diem.agent.engine.InferenceEngine;
+import io.diem.agent.model.Model;
+import io.diem.agent.model.ModelLoader;
+import io.diem.agent.serve.AgentNode;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code diem-agent serve}: the node agent service (systemd runs this). */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve models to a gateway. Every option can also come from DIEM_AGENT_<OPTION> or the --config file.")
+final class ServeCommand implements Callable<Integer> {
+
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+
+    @Option(names = "--config", description = "Config file of 'option = value' lines (see scripts/install-agent.sh for a commented one).")
+    Path config;
+
+    @Option(names = "--port", defaultValue = "7071", description = "NodeAgent gRPC port. Default: ${DEFAULT-VALUE}.")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on. Default: ${DEFAULT-VALUE}.")
+    String bind;
+
+    @Option(names = "--advertise", description = "host:port the gateway dials for this node (default: BIND:PORT).")
+    String advertise;
+
+    @Option(names = "--metrics-port", defaultValue = "9471", description = "Metrics HTTP port. Default: ${DEFAULT-VALUE}.")
+    int metricsPort;
+
+    @Option(names = "--state-dir", defaultValue = "/var/lib/diem-agent",
+            description = "Node key, ticket key and usage journal. Default: ${DEFAULT-VALUE}.")
+    Path stateDir;
+
+    @Option(names = "--gateway", defaultValue = "", description = "Gateway HOST:PORT to register with and report usage to.")
+    String gateway;
+
+    @Option(names = "--model", split = ",", description = "Model directory to serve, as DIR or NAME=DIR (repeatable; the name defaults to the directory's).")
+    List<String> models = new ArrayList<>();
+
+    @Option(names = "--engine", defaultValue = "auto", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.")
+    String engine;
+
+    @Option(names = "--threads", description = "CPU engine threads (default: available processors).")
+    Integer threads;
+
+    @Option(names = "--queue", defaultValue = "32", description = "Jobs that may wait per device. Default: ${DEFAULT-VALUE}.")
+    int queue;
+
+    @Option(names = "--drain-seconds", defaultValue = "60", description = "How long SIGTERM waits for running jobs. Default: ${DEFAULT-VALUE}.")
+    int drainSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        if (models.isEmpty()) {
+            throw new IllegalArgumentException("no model to serve: pass --model DIR (or set model = DIR in the config)");
+        }
+        Map<String, Model> loaded = new LinkedHashMap<>();
+        ModelLoader loader = new ModelLoader(null);
+        for (String spec : models) {
+            int eq = spec.indexOf('=');
+            Path dir = Path.of(eq < 0 ? spec : spec.substring(eq + 1));
+            Model m = eq < 0 ? loader.load(dir) : loader.load(dir, spec.substring(0, eq));
+            if (loaded.put(m.name(), m) != null) {
+                throw new IllegalArgumentException("two models are named '" + m.name() + "': name one with NAME=DIR");
+            }
+        }
+        int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        InferenceEngine e = Engines.open(engine, cpuThreads, LOG::info);
+        String version = Version.current();
+        AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(bind, port),
+                InsecureServerCredentials.create()), new AgentNode.Settings(stateDir, gateway,
+                advertise != null ? advertise : bind + ":" + port, loaded, e, queue, bind, metricsPort, version),
+                Clock.systemUTC()).start();
+        CountDownLatch drained = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            LOG.info("SIGTERM: draining (up to " + drainSeconds + " s for running jobs)");
+            try {
+                node.drain(Duration.ofSeconds(drainSeconds));
+            } catch (Exception ex) {
+                LOG.warning("drain failed: " + ex);
+            } finally {
+                drained.countDown();
+            }
+        }, "agent-drain"));
+        node.awaitTermination();
+        drained.await();
+        return 0;
+    }
+}

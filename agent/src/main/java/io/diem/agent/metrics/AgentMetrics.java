@@ -1,0 +1,91 @@
+package io.diem.agent.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/**
+ * The agent's metrics, {@code diem_agent_} prefix, base units (seconds, bytes), published in
+ * Prometheus text format on the metrics port. One instance per agent; every meter has help text.
+ */
+public final class AgentMetrics {
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    public AgentMetrics() {
+        // Two JVM meters break Prometheus naming rules (promtool: "_count" on a gauge, "ns" as a unit);
+        // process_cpu_usage and process_cpu_seconds-style data remain available.
+        registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("system.cpu.count")
+                || id.getName().equals("process.cpu.time")));
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** A finished job: its outcome (finish reason or "error"), tokens, compute, latencies. */
+    public void jobFinished(String model, String outcome, long promptTokens, long completionTokens, String device,
+            String computeKind, long computeNanos, long firstTokenNanos, long durationNanos) {
+        Counter.builder("diem.agent.jobs").description("Jobs finished, by model and outcome")
+                .tag("model", model).tag("outcome", outcome.toLowerCase(Locale.ROOT)).register(registry).increment();
+        Counter.builder("diem.agent.tokens").description("Tokens processed, by model and kind (prompt or completion)")
+                .tag("model", model).tag("kind", "prompt").register(registry).increment(promptTokens);
+        Counter.builder("diem.agent.tokens").description("Tokens processed, by model and kind (prompt or completion)")
+                .tag("model", model).tag("kind", "completion").register(registry).increment(completionTokens);
+        String name = computeKind.equals("gpu") ? "diem.agent.gpu.seconds" : "diem.agent.engine.cpu.seconds";
+        String help = computeKind.equals("gpu") ? "Metered GPU-seconds (CUDA event time), by GPU and model"
+                : "Metered CPU-seconds of the CPU engine, by model";
+        Counter.builder(name).description(help).baseUnit("seconds")
+                .tag(computeKind.equals("gpu") ? "gpu" : "device", device).tag("model", model).register(registry)
+                .increment(computeNanos / 1e9);
+        if (firstTokenNanos > 0) {
+            Timer.builder("diem.agent.time.to.first.token").description("Time from admission to the first token, by model")
+                    .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofSeconds(60)).register(registry).record(Duration.ofNanos(firstTokenNanos));
+        }
+        Timer.builder("diem.agent.job.duration").description("Job wall time from admission to finish, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(10)).register(registry).record(Duration.ofNanos(durationNanos));
+    }
+
+    public void ticketRejected(String reason) {
+        Counter.builder("diem.agent.tickets.rejected").description("Execute calls refused, by reason")
+                .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+    }
+
+    public void receiptsShipped(int receipts) {
+        Counter.builder("diem.agent.receipts.shipped").description("Receipts sent to the gateway in signed batches (resends included)")
+                .register(registry).increment(receipts);
+    }
+
+    public void gauge(String name, String help, Supplier<Number> value, String... tags) {
+        Gauge.builder(name, value).description(help).tags(tags).register(registry);
+    }
+
+    public void counterFunction(String name, String help, String baseUnit, Supplier<Number> value, String... tags) {
+        io.micrometer.core.instrument.FunctionCounter.builder(name, value, v -> v.get().doubleValue())
+                .description(help).baseUnit(baseUnit).tags(tags).register(registry);
+    }
+
+    public String scrape() {
+        return registry.scrape();
+    }
+}

@@ -1,0 +1,180 @@
+package io.diem.agent.serve;
+
+import io.diem.agent.engine.InferenceEngine;
+import io.diem.agent.journal.UsageJournal;
+import io.diem.agent.metrics.AgentMetrics;
+import io.diem.agent.model.Model;
+import io.diem.common.MetricsHttpServer;
+import io.diem.sign.NodeKey;
+import io.diem.sign.TicketVerifier;
+import io.diem.v1.HeartbeatPayload;
+import io.diem.v1.RegisterPayload;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * A running node agent: identity, journal, scheduler, the NodeAgent gRPC server, the metrics
+ * endpoint and the link to the gateway, started and stopped in order. {@link #drain} is what SIGTERM
+ * does: stop taking jobs, finish running ones within a bound, flush the journal, stop.
+ */
+public final class AgentNode {
+
+    private static final Logger LOG = Logger.getLogger(AgentNode.class.getName());
+
+    /** What a node needs to start. */
+    public record Settings(Path stateDir, String gateway, String advertise, Map<String, Model> models,
+            InferenceEngine engine, int queueCapacity, String metricsHost, int metricsPort, String version) {}
+
+    private final Settings settings;
+    private final NodeKey key;
+    private final UsageJournal journal;
+    private final AgentMetrics metrics = new AgentMetrics();
+    private final JobScheduler scheduler;
+    private final ExecutorService finisher = Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "job-finisher");
+        t.setDaemon(true);
+        return t;
+    });
+    private final TicketVerifier tickets;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Server server;
+    private final GatewayLink link;
+    private MetricsHttpServer metricsServer;
+    private volatile boolean draining;
+
+    public AgentNode(ServerBuilder<?> serverBuilder, Settings settings, Clock clock) throws IOException {
+        this.settings = settings;
+        this.key = NodeKey.loadOrCreate(settings.stateDir().resolve("node.key"));
+        this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
+        this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
+        String device = settings.engine().name();
+        this.scheduler = new JobScheduler(device, settings.engine(), settings.queueCapacity());
+        NodeAgentService service = new NodeAgentService(key.nodeId(), tickets, settings.models(), scheduler, journal, metrics,
+                finisher, clock, settings.version());
+        this.server = serverBuilder
+                .addService(service)
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .maxInboundMessageSize(8 << 20)
+                .build();
+        this.link = settings.gateway() == null || settings.gateway().isEmpty() ? null
+                : new GatewayLink(settings.gateway(), key, journal, tickets, settings.stateDir(), this::registration,
+                        this::heartbeat, metrics, clock);
+        registerGauges(device);
+    }
+
+    private void registerGauges(String device) {
+        metrics.gauge("diem.agent.queue.depth", "Jobs waiting in the device's queue", () -> scheduler.queued(), "device", device);
+        metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
+        metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
+                () -> scheduler.busyNanos() / 1e9, "device", device);
+        metrics.gauge("diem.agent.receipts.pending", "Receipts in the journal not yet sealed into a batch",
+                journal::pendingReceipts);
+        metrics.gauge("diem.agent.receipt.batches.unacknowledged", "Sealed receipt batches the gateway has not acknowledged",
+                journal::unacknowledgedBatches);
+        metrics.gauge("diem.agent.receipt.batches.acknowledged", "Highest receipt batch sequence the gateway acknowledged",
+                journal::acknowledgedSequence);
+        metrics.gauge("diem.agent.engine.info", "The engine in use (value 1)", () -> 1, "engine", settings.engine().name());
+        metrics.gauge("diem.agent.draining", "1 while the agent drains for shutdown", () -> draining ? 1 : 0);
+    }
+
+    private RegisterPayload.Builder registration() {
+        RegisterPayload.Builder b = RegisterPayload.newBuilder()
+                .setEndpoint(settings.advertise())
+                .setEngine(settings.engine().name())
+                .setAgentVersion(settings.version());
+        settings.models().forEach((name, m) -> b.addModels(NodeAgentService.served(name, m)));
+        return b;
+    }
+
+    private HeartbeatPayload.Builder heartbeat() {
+        return HeartbeatPayload.newBuilder()
+                .setRunning(scheduler.running())
+                .setQueued(scheduler.queued())
+                .setGpusOnline(settings.engine().name().equals("cuda") ? 1 : 0);
+    }
+
+    public AgentNode start() throws IOException, InterruptedException {
+        server.start();
+        health.setStatus("", ServingStatus.SERVING);
+        metricsServer = new MetricsHttpServer(settings.metricsHost(), settings.metricsPort(), metrics.registry(),
+                () -> !draining);
+        if (link != null) {
+            link.start();
+        }
+        LOG.info("node " + key.nodeId() + " serving " + String.join(", ", settings.models().keySet()) + " on "
+                + settings.engine().name() + "; NodeAgent on port " + server.getPort() + ", metrics on port "
+                + metricsServer.port() + (link == null ? "; no gateway configured" : "; gateway " + settings.gateway()));
+        return this;
+    }
+
+    public String nodeId() {
+        return key.nodeId();
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    public int metricsPort() {
+        return metricsServer.port();
+    }
+
+    public UsageJournal journal() {
+        return journal;
+    }
+
+    public TicketVerifier tickets() {
+        return tickets;
+    }
+
+    public AgentMetrics metrics() {
+        return metrics;
+    }
+
+    public GatewayLink link() {
+        return link;
+    }
+
+    /** SIGTERM: no new jobs, finish running ones within {@code bound}, flush the journal, stop everything. */
+    public void drain(Duration bound) throws InterruptedException, IOException {
+        draining = true;
+        health.setStatus("", ServingStatus.NOT_SERVING);
+        server.shutdown(); // refuses new calls; streams in flight continue
+        boolean clean = scheduler.drain(bound);
+        if (!clean) {
+            LOG.warning("drain bound of " + bound.toSeconds() + " s reached: cancelled the jobs still running");
+        }
+        finisher.shutdown();
+        finisher.awaitTermination(30, TimeUnit.SECONDS);
+        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+            server.shutdownNow();
+        }
+        if (link != null) {
+            link.flushAndClose(5000);
+        }
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
+        settings.engine().close();
+        journal.close();
+        LOG.info("drained: " + journal.pendingReceipts() + " receipts and " + journal.unacknowledgedBatches()
+                + " batches wait in the journal for the next start");
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+}
