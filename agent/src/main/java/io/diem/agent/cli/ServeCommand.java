@@ -89,11 +89,12 @@ final class ServeCommand implements Callable<Integer> {
                 Clock.systemUTC()).start();
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("SIGTERM: draining (up to " + drainSeconds + " s for running jobs)");
+            // Logging is already shut down inside shutdown hooks: report on stderr (journald keeps it).
+            System.err.println("diem-agent: SIGTERM: draining (up to " + drainSeconds + " s for running jobs)");
             try {
-                node.drain(Duration.ofSeconds(drainSeconds));
+                System.err.println("diem-agent: " + node.drain(Duration.ofSeconds(drainSeconds)));
             } catch (Exception ex) {
-                LOG.warning("drain failed: " + ex);
+                System.err.println("diem-agent: drain failed: " + ex);
             } finally {
                 drained.countDown();
             }

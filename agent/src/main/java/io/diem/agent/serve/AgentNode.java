@@ -148,15 +148,16 @@ public final class AgentNode {
         return link;
     }
 
-    /** SIGTERM: no new jobs, finish running ones within {@code bound}, flush the journal, stop everything. */
-    public void drain(Duration bound) throws InterruptedException, IOException {
+    /**
+     * SIGTERM: no new jobs, finish running ones within {@code bound}, flush the journal, stop
+     * everything. Returns a one-line summary (callers in shutdown hooks print it themselves: the
+     * JDK's logging shuts down in a hook of its own).
+     */
+    public String drain(Duration bound) throws InterruptedException, IOException {
         draining = true;
         health.setStatus("", ServingStatus.NOT_SERVING);
         server.shutdown(); // refuses new calls; streams in flight continue
         boolean clean = scheduler.drain(bound);
-        if (!clean) {
-            LOG.warning("drain bound of " + bound.toSeconds() + " s reached: cancelled the jobs still running");
-        }
         finisher.shutdown();
         finisher.awaitTermination(30, TimeUnit.SECONDS);
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -170,8 +171,9 @@ public final class AgentNode {
         }
         settings.engine().close();
         journal.close();
-        LOG.info("drained: " + journal.pendingReceipts() + " receipts and " + journal.unacknowledgedBatches()
-                + " batches wait in the journal for the next start");
+        return "drained" + (clean ? "" : " (drain bound of " + bound.toSeconds() + " s reached: cancelled the jobs still running)")
+                + ": " + journal.pendingReceipts() + " receipts and " + journal.unacknowledgedBatches()
+                + " batches wait in the journal for the next start";
     }
 
     public void awaitTermination() throws InterruptedException {

@@ -174,6 +174,31 @@ class AgentServiceTest {
     }
 
     @Test
+    void drainLetsTheRunningJobFinishAndRefusesNewOnes() throws Exception {
+        SignedTicket ticket = gateway.ticket(node.nodeId(), "job-12", "tiny", 100, 60, 600_000_000);
+        Iterator<ExecuteResponse> it = agent.withDeadlineAfter(30, TimeUnit.SECONDS).execute(request(ticket, 60));
+        it.next(); // running
+        Thread drainer = new Thread(() -> {
+            try {
+                node.drain(Duration.ofSeconds(20));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        drainer.start();
+        ExecuteResponse last = null;
+        while (it.hasNext()) {
+            last = it.next();
+        }
+        assertThat(last.getSummary().getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
+        assertThat(last.getSummary().getCompletionTokens()).isEqualTo(60);
+        drainer.join(30_000);
+        assertThat(gateway.receiptsFor("job-12")).isEqualTo(1); // flushed to the gateway on the way out
+        assertThatThrownBy(() -> run(request(gateway.ticket(node.nodeId(), "job-13", "tiny", 100, 5, 1_000_000), 2)))
+                .isInstanceOf(StatusRuntimeException.class);
+    }
+
+    @Test
     void describeAndMetricsEndpoint() throws Exception {
         var d = agent.describe(DescribeRequest.getDefaultInstance());
         assertThat(d.getNodeId()).isEqualTo(node.nodeId());
