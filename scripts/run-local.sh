@@ -1,32 +1,96 @@
 #!/usr/bin/env bash
-# Starts diem-compute locally on loopback and makes one real call.
+# The whole system on one machine: builds if needed, makes a tiny test model, starts the gateway
+# (embedded ledger) and a node agent on loopback, approves the node, creates a demo account with
+# staked DIEM and an inference key, makes one streamed call, then keeps running until Ctrl-C.
 #
-# Today this builds the jars (if needed) and exercises what exists: the node agent's identity
-# and the launchers. It does not start servers yet: the gateway and agent services arrive with
-# issues 5/7 and 6/7, and this script will then start them and make a streamed call.
+#   scripts/run-local.sh [--once] [--db JDBC_URL] [--model DIR] [--engine cpu|cuda|auto]
 #
-#   scripts/run-local.sh [--once]
+# --once exits after the demo call, stopping everything it started. State lives in ./run/ (delete
+# it to start over). Ports: gateway 7070 (metrics 9470), agent 7071 (metrics 9471).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$repo"
-
-once=false
-for arg in "$@"; do
-    case "$arg" in
-        --once) once=true ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+once=false db="" model="" engine="auto"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --once) once=true; shift ;;
+        --db) db=$2; shift 2 ;;
+        --model) model=$2; shift 2 ;;
+        --engine) engine=$2; shift 2 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+run="$repo/run"
+mkdir -p "$run"
 if [ ! -f agent/target/diem-agent.jar ] || [ ! -f gateway/target/diem-gateway.jar ]; then
-    echo "==> building (./mvnw -B -q -DskipTests package)"
+    say "building (./mvnw -B -q -DskipTests package)"
     ./mvnw -B -q -DskipTests package
 fi
+if [ -z "$model" ]; then
+    model="$run/models/tiny"
+    [ -f "$model/config.json" ] || scripts/diem-agent models make-test --out "$model" --preset tiny --seed 1 2>/dev/null
+fi
+name=$(basename "$model")
 
-state="$repo/run/agent"
-mkdir -p "$state"
-echo "==> $(scripts/diem-agent --version)"
-echo "==> node id: $(scripts/diem-agent id --state-dir "$state") (key in $state/node.key)"
-echo "==> not yet available: gateway and agent servers (issues 5/7, 6/7); nothing was started."
-$once || true
+pids=()
+stop_all() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap 'stop_all' EXIT
+trap 'echo; say "stopping"; exit 0' INT TERM
+
+say "starting the gateway (logs: run/gateway.log)"
+gw_args=(serve --data-dir "$run/gateway" --port 7070 --metrics-port 9470 --auto-close-epochs true)
+[ -z "$db" ] || gw_args+=(--db "$db")
+scripts/diem-gateway "${gw_args[@]}" > "$run/gateway.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$run/gateway/admin.key" ] && grep -q "listening" "$run/gateway.log" && break; sleep 0.2; done
+grep -q "listening" "$run/gateway.log" || { cat "$run/gateway.log"; echo "gateway did not start" >&2; exit 1; }
+export DIEM_GATEWAY=127.0.0.1:7070
+export DIEM_KEY
+DIEM_KEY=$(cat "$run/gateway/admin.key")
+
+say "starting the node agent (logs: run/agent.log)"
+scripts/diem-agent serve --state-dir "$run/agent" --gateway 127.0.0.1:7070 --port 7071 --metrics-port 9471 \
+    --model "$name=$model" --engine "$engine" > "$run/agent.log" 2>&1 &
+pids+=($!)
+node=""
+for _ in $(seq 1 150); do
+    node=$(scripts/diemctl --json node list 2>/dev/null | python3 -c "import json,sys; n=json.load(sys.stdin).get('nodes',[]); print(n[0]['nodeId'] if n else '')" 2>/dev/null || true)
+    [ -n "$node" ] && break
+    sleep 0.2
+done
+[ -n "$node" ] || { cat "$run/agent.log"; echo "the agent did not register" >&2; exit 1; }
+say "approving node $node"
+scripts/diemctl node approve "$node" >/dev/null
+scripts/diemctl price set --model "$name" --prompt-per-million 0.10 --completion-per-million 0.40 --per-gpu-second 0.0005 >/dev/null
+
+say "creating a demo account with 25 staked DIEM (\$25 of inference per day)"
+account=$(scripts/diemctl --json account create demo | python3 -c "import json,sys; print(json.load(sys.stdin)['accountId'])")
+scripts/diemctl deposit vvv --account "$account" 5000 >/dev/null
+scripts/diemctl stake vvv --account "$account" 5000 >/dev/null
+scripts/diemctl mint --account "$account" 25 >/dev/null
+scripts/diemctl stake diem --account "$account" 25 >/dev/null
+app_key=$(scripts/diemctl --json key create --account "$account" --label demo | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
+for _ in $(seq 1 50); do scripts/diemctl --key "$app_key" models list 2>/dev/null | grep -q "^$name " && break; sleep 0.2; done
+
+say "calling the API: diemctl generate --model $name --prompt 'The node agent'"
+scripts/diemctl --key "$app_key" generate --model "$name" --prompt "The node agent" --max-tokens 24 --temperature 0.8 --seed 7
+
+if $once; then
+    say "done (--once): stopping everything"
+    exit 0
+fi
+cat <<EOT
+
+The system is running. More calls:
+  DIEM_GATEWAY=127.0.0.1:7070 DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello"
+Operator (admin key in run/gateway/admin.key):  scripts/diemctl --key \$(cat run/gateway/admin.key) node list
+Metrics: curl localhost:9470/metrics (gateway), curl localhost:9471/metrics (agent)
+Ctrl-C stops everything.
+EOT
+while true; do sleep 3600; done

@@ -1,61 +1,178 @@
 package io.diem.gateway;
 
+import io.diem.common.MetricsHttpServer;
 import io.diem.gateway.admin.AdminService;
 import io.diem.gateway.admin.StakingService;
+import io.diem.gateway.api.BalanceHeadersInterceptor;
+import io.diem.gateway.api.InferenceService;
 import io.diem.gateway.auth.ApiKeyInterceptor;
+import io.diem.gateway.dispatch.NodeChannels;
+import io.diem.gateway.dispatch.NodeRegistry;
+import io.diem.gateway.dispatch.NodeRegistryService;
 import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.metrics.GatewayMetrics;
+import io.diem.gateway.metrics.RequestMetricsInterceptor;
+import io.diem.gateway.settlement.Settlement;
+import io.diem.gateway.usage.JobStore;
+import io.diem.gateway.usage.ReceiptBooking;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.diem.v1.NodeState;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The gateway's gRPC server: Staking and Admin behind API-key authentication, plus the standard
- * health service and server reflection (so grpcurl works). Takes a {@link ServerBuilder} so tests
- * run it on port 0 or in-process.
+ * The gateway: Inference, Staking and Admin behind API-key authentication; NodeRegistry for agents
+ * (authenticated by node signatures); health and reflection; the metrics endpoint; and the
+ * background work (settling overdue receipts, expiring reservations, closing ended epochs). Takes a
+ * {@link ServerBuilder} so tests run it on port 0.
  */
 public final class GatewayServer {
 
     private static final Logger LOG = Logger.getLogger(GatewayServer.class.getName());
 
-    private final Server server;
-    private final HealthStatusManager health = new HealthStatusManager();
+    /** Tunables, each a config key of {@code diem-gateway serve}. */
+    public record Settings(String metricsHost, int metricsPort, Duration heartbeatInterval, Duration healthTimeout,
+            Duration receiptTtl, boolean autoCloseEpochs, Duration epochCloseDelay, int providerBps,
+            InferenceService.Limits limits) {
 
-    public GatewayServer(ServerBuilder<?> builder, Ledger ledger) {
-        ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
-        this.server = builder
-                .addService(ServerInterceptors.intercept(new StakingService(ledger), auth))
-                .addService(ServerInterceptors.intercept(new AdminService(ledger), auth))
-                .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance())
-                .maxInboundMessageSize(4 << 20)
-                .build();
+        public static Settings defaults() {
+            return new Settings("127.0.0.1", 9470, Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofMinutes(5), true,
+                    Duration.ofMinutes(15), 7000, InferenceService.Limits.defaults());
+        }
     }
 
-    public GatewayServer start() throws IOException {
+    private final Server server;
+    private final Ledger ledger;
+    private final Settings settings;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final GatewayMetrics metrics = new GatewayMetrics();
+    private final NodeRegistry nodes;
+    private final NodeChannels channels = new NodeChannels();
+    private final ReceiptBooking booking;
+    private final Settlement settlement;
+    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "gateway-background");
+        t.setDaemon(true);
+        return t;
+    });
+    private MetricsHttpServer metricsServer;
+    private volatile boolean draining;
+
+    public GatewayServer(ServerBuilder<?> builder, Ledger ledger) {
+        this(builder, ledger, Settings.defaults());
+    }
+
+    public GatewayServer(ServerBuilder<?> builder, Ledger ledger, Settings settings) {
+        this.ledger = ledger;
+        this.settings = settings;
+        this.nodes = new NodeRegistry(ledger, settings.heartbeatInterval(), settings.healthTimeout());
+        JobStore jobs = new JobStore(ledger);
+        this.booking = new ReceiptBooking(ledger, nodes, jobs, metrics);
+        this.settlement = new Settlement(ledger, settings.providerBps());
+        ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
+        RequestMetricsInterceptor requests = new RequestMetricsInterceptor(metrics);
+        InferenceService inference = new InferenceService(ledger, nodes, channels, jobs, metrics, settings.limits());
+        this.server = builder
+                .addService(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth, requests))
+                .addService(ServerInterceptors.intercept(new StakingService(ledger), auth, requests))
+                .addService(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests))
+                .addService(ServerInterceptors.intercept(new NodeRegistryService(nodes, booking), requests))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .maxInboundMessageSize(16 << 20)
+                .build();
+        for (NodeState state : new NodeState[] {NodeState.NODE_STATE_PENDING, NodeState.NODE_STATE_HEALTHY,
+                NodeState.NODE_STATE_SILENT, NodeState.NODE_STATE_FLAGGED, NodeState.NODE_STATE_REVOKED}) {
+            metrics.gauge("diem.gateway.nodes", "Nodes by state", () -> nodes.nodes().stream()
+                    .filter(n -> nodes.state(n) == state).count(), "state", state.name().replace("NODE_STATE_", "").toLowerCase());
+        }
+    }
+
+    public GatewayServer start() throws IOException, InterruptedException {
         server.start();
         health.setStatus("", ServingStatus.SERVING);
-        LOG.info("gateway listening on port " + server.getPort());
+        metricsServer = new MetricsHttpServer(settings.metricsHost(), settings.metricsPort(), metrics.registry(), () -> !draining);
+        background.scheduleWithFixedDelay(() -> safely("receipt settlement", this::settleOverdue), 5, 5, TimeUnit.SECONDS);
+        if (settings.autoCloseEpochs()) {
+            background.scheduleWithFixedDelay(() -> safely("epoch close", this::closeEndedEpoch), 30, 60, TimeUnit.SECONDS);
+        }
+        LOG.info("gateway listening on port " + server.getPort() + ", metrics on port " + metricsServer.port());
         return this;
+    }
+
+    private void settleOverdue() {
+        int settled = booking.settleOverdue(settings.receiptTtl());
+        int expired = ledger.expireReservations();
+        if (settled + expired > 0) {
+            LOG.info("settled " + settled + " jobs at what was relayed (no receipt) and expired " + expired + " reservations");
+        }
+    }
+
+    private void closeEndedEpoch() {
+        long now = ledger.now();
+        String yesterday = Ledger.day(now - 86_400_000_000L);
+        boolean pastDelay = Math.floorMod(now, 86_400_000_000L) >= settings.epochCloseDelay().toNanos() / 1000;
+        if (pastDelay && settlement.report(yesterday).isEmpty()) {
+            Settlement.Report r = settlement.close(yesterday);
+            LOG.info("closed epoch " + r.epoch() + ": fees " + r.fees() + " µUSD, " + r.payouts().size() + " payouts");
+        }
+    }
+
+    private static void safely(String what, Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, what + " failed; will retry", e);
+        }
     }
 
     public int port() {
         return server.getPort();
     }
 
-    /** Stops taking calls, lets running ones finish for up to {@code graceSeconds}, then cuts the rest. */
+    public int metricsPort() {
+        return metricsServer.port();
+    }
+
+    public NodeRegistry nodes() {
+        return nodes;
+    }
+
+    public Settlement settlement() {
+        return settlement;
+    }
+
+    public ReceiptBooking booking() {
+        return booking;
+    }
+
+    public GatewayMetrics metrics() {
+        return metrics;
+    }
+
+    /** Stops taking calls, lets running streams finish for up to {@code graceSeconds}, then cuts the rest. */
     public void stop(long graceSeconds) throws InterruptedException {
+        draining = true;
         health.enterTerminalState();
         server.shutdown();
         if (!server.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
-            LOG.warning("calls still running after " + graceSeconds + " s; cancelling them");
             server.shutdownNow();
             server.awaitTermination(5, TimeUnit.SECONDS);
+        }
+        background.shutdownNow();
+        channels.close();
+        if (metricsServer != null) {
+            metricsServer.close();
         }
     }
 

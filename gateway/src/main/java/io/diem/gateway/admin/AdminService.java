@@ -7,6 +7,23 @@ import io.diem.gateway.auth.Caller;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews;
 import io.diem.gateway.ledger.Pricing;
+import io.diem.gateway.dispatch.NodeRegistry;
+import io.diem.gateway.settlement.Merkle;
+import io.diem.gateway.settlement.Settlement;
+import com.google.protobuf.ByteString;
+import io.diem.v1.CloseEpochRequest;
+import io.diem.v1.EpochRequest;
+import io.diem.v1.ListEpochsRequest;
+import io.diem.v1.ListEpochsResponse;
+import io.diem.v1.ListNodesRequest;
+import io.diem.v1.ListNodesResponse;
+import io.diem.v1.NodeIdRequest;
+import io.diem.v1.NodeInfo;
+import io.diem.v1.Payout;
+import io.diem.v1.PayoutProof;
+import io.diem.v1.PayoutProofRequest;
+import io.diem.v1.RecipientKind;
+import io.diem.v1.SettlementReport;
 import io.diem.v1.Account;
 import io.diem.v1.AdminGrpc;
 import io.diem.v1.AmountRequest;
@@ -25,16 +42,17 @@ import io.diem.v1.RevokeApiKeyRequest;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 
-/**
- * {@code diem.v1.Admin}: accounts, keys and prices (this service); nodes and settlement are served
- * once the node registry and epochs exist (their methods answer UNIMPLEMENTED until then).
- */
+/** {@code diem.v1.Admin}: accounts, keys, prices, nodes, epochs and settlement. Admin keys only. */
 public final class AdminService extends AdminGrpc.AdminImplBase {
 
     private final Ledger ledger;
+    private final NodeRegistry nodes;
+    private final Settlement settlement;
 
-    public AdminService(Ledger ledger) {
+    public AdminService(Ledger ledger, NodeRegistry nodes, Settlement settlement) {
         this.ledger = ledger;
+        this.nodes = nodes;
+        this.settlement = settlement;
     }
 
     @Override
@@ -120,6 +138,111 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
             ledger.prices().forEach(p -> b.addPrices(Protos.price(p)));
             return b.build();
         });
+    }
+
+    @Override
+    public void listNodes(ListNodesRequest r, StreamObserver<ListNodesResponse> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            ListNodesResponse.Builder b = ListNodesResponse.newBuilder();
+            nodes.nodes().forEach(n -> b.addNodes(node(n)));
+            return b.build();
+        });
+    }
+
+    @Override
+    public void approveNode(NodeIdRequest r, StreamObserver<NodeInfo> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            return node(nodes.approve(r.getNodeId()));
+        });
+    }
+
+    @Override
+    public void revokeNode(NodeIdRequest r, StreamObserver<NodeInfo> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            return node(nodes.revoke(r.getNodeId()));
+        });
+    }
+
+    private NodeInfo node(NodeRegistry.Node n) {
+        NodeInfo.Builder b = NodeInfo.newBuilder().setNodeId(n.nodeId()).setEndpoint(n.endpoint()).setState(nodes.state(n))
+                .setActiveJobs(n.running() + n.queued()).setRegisteredAt(Protos.timestamp(Ledger.instant(n.registeredAt())))
+                .setAgentVersion(n.agentVersion());
+        if (n.lastHeartbeatAt() > 0) {
+            b.setLastHeartbeatAt(Protos.timestamp(Ledger.instant(n.lastHeartbeatAt())));
+        }
+        if (n.flagReason() != null) {
+            b.setFlagReason(n.flagReason());
+        }
+        n.models().forEach(m -> b.addModels(m.name()));
+        return b.build();
+    }
+
+    @Override
+    public void closeEpoch(CloseEpochRequest r, StreamObserver<SettlementReport> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            String epoch = r.getEpoch().isEmpty() ? Ledger.day(ledger.now() - 86_400_000_000L) : r.getEpoch();
+            return report(settlement.close(epoch));
+        });
+    }
+
+    @Override
+    public void listEpochs(ListEpochsRequest r, StreamObserver<ListEpochsResponse> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            ListEpochsResponse.Builder b = ListEpochsResponse.newBuilder();
+            settlement.list().forEach(e -> b.addEpochs(report(e).toBuilder().clearPayouts()));
+            return b.build();
+        });
+    }
+
+    @Override
+    public void getSettlement(EpochRequest r, StreamObserver<SettlementReport> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            return report(closed(r.getEpoch()));
+        });
+    }
+
+    @Override
+    public void getPayoutProof(PayoutProofRequest r, StreamObserver<PayoutProof> o) {
+        unary(o, () -> {
+            Caller.requireAdmin();
+            Settlement.Report report = closed(r.getEpoch());
+            Merkle.Proof proof = settlement.proof(report, r.getRecipient());
+            Settlement.Payout payout = report.payouts().stream().filter(p -> p.recipient().equals(r.getRecipient())).findFirst()
+                    .orElseThrow();
+            PayoutProof.Builder b = PayoutProof.newBuilder().setEpoch(report.epoch()).setPayout(payout(payout))
+                    .setLeaf(ByteString.copyFrom(proof.leaf())).setMerkleRoot(ByteString.copyFrom(report.merkleRoot()));
+            proof.siblings().forEach(sib -> b.addSiblings(ByteString.copyFrom(sib)));
+            b.addAllSiblingIsLeft(proof.siblingIsLeft());
+            return b.build();
+        });
+    }
+
+    private Settlement.Report closed(String epoch) {
+        return settlement.report(epoch).orElseThrow(() -> new io.diem.gateway.ledger.LedgerException(
+                io.diem.gateway.ledger.LedgerException.Kind.NOT_FOUND, "epoch " + epoch + " is not closed (diemctl epoch close)"));
+    }
+
+    static SettlementReport report(Settlement.Report e) {
+        SettlementReport.Builder b = SettlementReport.newBuilder().setEpoch(e.epoch())
+                .setClosedAt(Protos.timestamp(Ledger.instant(e.closedAt()))).setFeesMicroUsd(e.fees())
+                .setGpuMicrosSold(e.gpuMicrosSold()).setGpuMicrosOffered(e.gpuMicrosOffered())
+                .setUtilizationPpm((int) e.utilizationPpm()).setProviderPayoutMicroUsd(e.providerPayout())
+                .setStakerPayoutMicroUsd(e.stakerPayout()).setAverageVvvStakedMicro(e.averageVvvStaked())
+                .setStakerYieldMicroUsdPerVvv(e.yieldPerVvv()).setStakerYieldAnnualisedMicroUsdPerVvv(e.yieldPerVvvAnnualised())
+                .setMerkleRoot(ByteString.copyFrom(e.merkleRoot()));
+        e.payouts().forEach(p -> b.addPayouts(payout(p)));
+        return b.build();
+    }
+
+    static Payout payout(Settlement.Payout p) {
+        return Payout.newBuilder().setKind(p.kind().equals("provider") ? RecipientKind.RECIPIENT_KIND_PROVIDER
+                : RecipientKind.RECIPIENT_KIND_STAKER).setRecipient(p.recipient()).setAmountMicroUsd(p.amount()).build();
     }
 
     static int pageSize(int requested) {

@@ -58,10 +58,11 @@ import picocli.CommandLine.Spec;
  * every command prints exactly one JSON object (the response message, or {@code {"error": …}}).
  */
 @Command(name = "diemctl", mixinStandardHelpOptions = true,
-        description = "Operate a diem-compute gateway: accounts, keys, staking, prices.",
+        description = "Use and operate a diem-compute gateway: generate, accounts, keys, staking, prices, nodes, epochs.",
         subcommands = {Diemctl.AccountCmd.class, Diemctl.KeyCmd.class, Diemctl.DepositCmd.class, Diemctl.StakeCmd.class,
             Diemctl.UnstakeCmd.class, Diemctl.WithdrawCmd.class, Diemctl.MintCmd.class, Diemctl.BurnCmd.class,
-            Diemctl.BalanceCmd.class, Diemctl.PriceCmd.class, CommandLine.HelpCommand.class})
+            Diemctl.BalanceCmd.class, Diemctl.PriceCmd.class, Diemctl.GenerateCmd.class, Diemctl.NodeCmd.class,
+            Diemctl.ModelsCmd.class, Diemctl.EpochCmd.class, Diemctl.SettlementCmd.class, CommandLine.HelpCommand.class})
 public final class Diemctl {
 
     @Option(names = "--gateway", scope = ScopeType.INHERIT, defaultValue = "${env:DIEM_GATEWAY:-127.0.0.1:7070}",
@@ -121,6 +122,11 @@ public final class Diemctl {
 
     /** Opens a channel, runs {@code call}, prints the answer, closes the channel. */
     <T extends MessageOrBuilder> int call(Function<Channel, T> call, Function<T, String> human) {
+        return call(call, human, null);
+    }
+
+    /** As above; {@code streamedText}, when given, is added to the JSON output as "text". */
+    <T extends MessageOrBuilder> int call(Function<Channel, T> call, Function<T, String> human, StringBuilder streamedText) {
         if (key == null || key.isBlank()) {
             throw new IllegalArgumentException("no API key: pass --key or set DIEM_KEY");
         }
@@ -129,7 +135,13 @@ public final class Diemctl {
             Channel authed = ClientInterceptors.intercept(channel, bearer(key.strip()));
             T response = call.apply(authed);
             PrintWriter out = spec.commandLine().getOut();
-            out.println(json ? json(response) : human.apply(response));
+            if (json && streamedText != null) {
+                com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(json(response)).getAsJsonObject();
+                o.addProperty("text", streamedText.toString());
+                out.println(o);
+            } else {
+                out.println(json ? json(response) : human.apply(response));
+            }
             out.flush();
             return 0;
         } finally {
@@ -497,6 +509,220 @@ public final class Diemctl {
             public Integer call() {
                 return root().call(c -> admin(c).listModelPrices(ListModelPricesRequest.getDefaultInstance()),
                         (ListModelPricesResponse r) -> String.join("\n", r.getPricesList().stream().map(Diemctl::describe).toList()));
+            }
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream a completion (app developers: the API in one command).")
+    static final class GenerateCmd extends Sub {
+        @Option(names = "--model", required = true) String model;
+        @Option(names = "--prompt", required = true) String prompt;
+        @Option(names = "--max-tokens", defaultValue = "0", description = "0 = the gateway's default.") int maxTokens;
+        @Option(names = "--temperature", defaultValue = "0.7") float temperature;
+        @Option(names = "--top-p", defaultValue = "0") float topP;
+        @Option(names = "--top-k", defaultValue = "0") int topK;
+        @Option(names = "--seed") Long seed;
+        @Option(names = "--stop") java.util.List<String> stop = new java.util.ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Diemctl root = root();
+            io.diem.v1.SamplingParams.Builder sampling = io.diem.v1.SamplingParams.newBuilder().setMaxTokens(maxTokens)
+                    .setTemperature(temperature).setTopP(topP).setTopK(topK).addAllStop(stop);
+            if (seed != null) {
+                sampling.setSeed(seed);
+            }
+            io.diem.v1.GenerateRequest request = io.diem.v1.GenerateRequest.newBuilder().setModel(model).setPrompt(prompt)
+                    .setSampling(sampling).build();
+            PrintWriter out = root.spec.commandLine().getOut();
+            StringBuilder text = new StringBuilder();
+            return root.call(c -> {
+                io.diem.v1.GenerateFinal last = null;
+                var stream = io.diem.v1.InferenceGrpc.newBlockingStub(c).withDeadlineAfter(300, TimeUnit.SECONDS).generate(request);
+                while (stream.hasNext()) {
+                    io.diem.v1.GenerateResponse r = stream.next();
+                    if (r.hasDelta()) {
+                        text.append(r.getDelta().getText());
+                        if (!root.json) {
+                            out.print(r.getDelta().getText());
+                            out.flush();
+                        }
+                    } else if (r.hasFinal()) {
+                        last = r.getFinal();
+                    }
+                }
+                if (last == null) {
+                    throw new IllegalStateException("the stream ended without a final message");
+                }
+                return io.diem.v1.GenerateResponse.newBuilder().setFinal(last).build();
+            }, (io.diem.v1.GenerateResponse r) -> {
+                var f = r.getFinal();
+                var u = f.getUsage();
+                var b = f.getBalanceAfter();
+                return String.format("%n[%s] %d prompt + %d completion tokens, %.3f %s-seconds, cost $%s; node %s, job %s%n"
+                                + "[balance] $%s of $%s remaining today",
+                        f.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT), u.getPromptTokens(),
+                        u.getCompletionTokens(), u.getGpuMicros() / 1e6,
+                        u.getComputeKind() == io.diem.v1.ComputeKind.COMPUTE_KIND_GPU ? "GPU" : "CPU",
+                        Units.format(u.getCostMicroUsd()), f.getNodeId(), f.getJobId(), Units.format(b.getRemainingMicroUsd()),
+                        Units.format(b.getAllowanceMicroUsd()));
+            }, text);
+        }
+    }
+
+    @Command(name = "node", mixinStandardHelpOptions = true, description = "List, approve and revoke GPU nodes (admin).",
+            subcommands = {NodeCmd.List.class, NodeCmd.Approve.class, NodeCmd.Revoke.class})
+    static final class NodeCmd extends Sub {
+        @Override
+        public Integer call() {
+            throw new CommandLine.ParameterException(new CommandLine(this), "choose a subcommand: list, approve, revoke");
+        }
+
+        static String describe(io.diem.v1.NodeInfo n) {
+            return String.format("%s  %s  %s  models [%s]  active %d%s", n.getNodeId(),
+                    n.getState().name().replace("NODE_STATE_", "").toLowerCase(Locale.ROOT), n.getEndpoint(),
+                    String.join(", ", n.getModelsList()), n.getActiveJobs(),
+                    n.getFlagReason().isEmpty() ? "" : "  FLAGGED: " + n.getFlagReason());
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "Nodes and their state.")
+        static final class List extends Sub {
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).listNodes(io.diem.v1.ListNodesRequest.getDefaultInstance()),
+                        (io.diem.v1.ListNodesResponse r) -> String.join("\n", r.getNodesList().stream().map(NodeCmd::describe).toList()));
+            }
+        }
+
+        @Command(name = "approve", mixinStandardHelpOptions = true, description = "Let a node take jobs and be paid (clears a flag).")
+        static final class Approve extends Sub {
+            @Parameters(paramLabel = "NODE_ID") String nodeId;
+
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).approveNode(io.diem.v1.NodeIdRequest.newBuilder().setNodeId(nodeId).build()),
+                        n -> "approved " + describe(n));
+            }
+        }
+
+        @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Stop sending a node jobs and paying it.")
+        static final class Revoke extends Sub {
+            @Parameters(paramLabel = "NODE_ID") String nodeId;
+
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).revokeNode(io.diem.v1.NodeIdRequest.newBuilder().setNodeId(nodeId).build()),
+                        n -> "revoked " + describe(n));
+            }
+        }
+    }
+
+    @Command(name = "models", mixinStandardHelpOptions = true, description = "Models served now: list.",
+            subcommands = {ModelsCmd.List.class})
+    static final class ModelsCmd extends Sub {
+        @Override
+        public Integer call() {
+            throw new CommandLine.ParameterException(new CommandLine(this), "choose a subcommand: list");
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "Models on healthy nodes, with prices.")
+        static final class List extends Sub {
+            @Override
+            public Integer call() {
+                return root().call(c -> io.diem.v1.InferenceGrpc.newBlockingStub(c).listModels(io.diem.v1.ListModelsRequest.getDefaultInstance()),
+                        (io.diem.v1.ListModelsResponse r) -> String.join("\n", r.getModelsList().stream()
+                                .map(m -> String.format("%s  context %d  nodes %d  %s", m.getName(), m.getContextLength(), m.getNodes(),
+                                        describe(m.getPrice()).substring(m.getName().length()).strip())).toList()));
+            }
+        }
+    }
+
+    @Command(name = "epoch", mixinStandardHelpOptions = true, description = "Close and list settlement epochs (UTC days, admin).",
+            subcommands = {EpochCmd.Close.class, EpochCmd.List.class})
+    static final class EpochCmd extends Sub {
+        @Override
+        public Integer call() {
+            throw new CommandLine.ParameterException(new CommandLine(this), "choose a subcommand: close, list");
+        }
+
+        @Command(name = "close", mixinStandardHelpOptions = true, description = "Close an ended epoch (idempotent).")
+        static final class Close extends Sub {
+            @Option(names = "--epoch", defaultValue = "", description = "YYYY-MM-DD (default: yesterday, UTC).") String epoch;
+
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).closeEpoch(io.diem.v1.CloseEpochRequest.newBuilder().setEpoch(epoch).build()),
+                        SettlementCmd::describe);
+            }
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "Closed epochs, newest first.")
+        static final class List extends Sub {
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).listEpochs(io.diem.v1.ListEpochsRequest.getDefaultInstance()),
+                        (io.diem.v1.ListEpochsResponse r) -> String.join("\n", r.getEpochsList().stream()
+                                .map(e -> String.format("%s  fees $%s  providers $%s  stakers $%s  utilization %.2f%%", e.getEpoch(),
+                                        Units.format(e.getFeesMicroUsd()), Units.format(e.getProviderPayoutMicroUsd()),
+                                        Units.format(e.getStakerPayoutMicroUsd()), e.getUtilizationPpm() / 1e4)).toList()));
+            }
+        }
+    }
+
+    @Command(name = "settlement", mixinStandardHelpOptions = true, description = "Settlement reports and payout proofs (admin).",
+            subcommands = {SettlementCmd.Show.class, SettlementCmd.Proof.class})
+    static final class SettlementCmd extends Sub {
+        @Override
+        public Integer call() {
+            throw new CommandLine.ParameterException(new CommandLine(this), "choose a subcommand: show, proof");
+        }
+
+        static String describe(io.diem.v1.SettlementReport e) {
+            StringBuilder s = new StringBuilder(String.format("epoch %s: fees $%s; GPU-seconds sold %.3f of %.3f offered (%.2f%%)%n"
+                            + "  providers $%s, stakers $%s; average VVV staked %s; yield $%s per VVV ($%s per VVV-year)%n"
+                            + "  merkle root %s", e.getEpoch(), Units.format(e.getFeesMicroUsd()), e.getGpuMicrosSold() / 1e6,
+                    e.getGpuMicrosOffered() / 1e6, e.getUtilizationPpm() / 1e4, Units.format(e.getProviderPayoutMicroUsd()),
+                    Units.format(e.getStakerPayoutMicroUsd()), Units.format(e.getAverageVvvStakedMicro()),
+                    Units.format(e.getStakerYieldMicroUsdPerVvv()), Units.format(e.getStakerYieldAnnualisedMicroUsdPerVvv()),
+                    io.diem.sign.Hashes.hex(e.getMerkleRoot().toByteArray())));
+            e.getPayoutsList().forEach(p -> s.append(String.format("%n  %-8s %s  $%s",
+                    p.getKind() == io.diem.v1.RecipientKind.RECIPIENT_KIND_PROVIDER ? "provider" : "staker", p.getRecipient(),
+                    Units.format(p.getAmountMicroUsd()))));
+            return s.toString();
+        }
+
+        @Command(name = "show", mixinStandardHelpOptions = true, description = "A closed epoch's report.")
+        static final class Show extends Sub {
+            @Option(names = "--epoch", required = true) String epoch;
+
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).getSettlement(io.diem.v1.EpochRequest.newBuilder().setEpoch(epoch).build()),
+                        SettlementCmd::describe);
+            }
+        }
+
+        @Command(name = "proof", mixinStandardHelpOptions = true, description = "A recipient's Merkle proof, checked against the root here.")
+        static final class Proof extends Sub {
+            @Option(names = "--epoch", required = true) String epoch;
+            @Option(names = "--recipient", required = true) String recipient;
+
+            @Override
+            public Integer call() {
+                return root().call(c -> admin(c).getPayoutProof(io.diem.v1.PayoutProofRequest.newBuilder().setEpoch(epoch)
+                        .setRecipient(recipient).build()), (io.diem.v1.PayoutProof p) -> {
+                            var payout = p.getPayout();
+                            String kind = payout.getKind() == io.diem.v1.RecipientKind.RECIPIENT_KIND_PROVIDER ? "provider" : "staker";
+                            byte[] leaf = io.diem.gateway.settlement.Merkle.leaf(p.getEpoch(), kind, payout.getRecipient(),
+                                    payout.getAmountMicroUsd());
+                            boolean ok = java.util.Arrays.equals(leaf, p.getLeaf().toByteArray()) && io.diem.gateway.settlement.Merkle.verify(
+                                    leaf, p.getSiblingsList().stream().map(com.google.protobuf.ByteString::toByteArray).toList(),
+                                    p.getSiblingIsLeftList(), p.getMerkleRoot().toByteArray());
+                            return String.format("%s %s: $%s in epoch %s; leaf %s; %d siblings; root %s; %s", kind,
+                                    payout.getRecipient(), Units.format(payout.getAmountMicroUsd()), p.getEpoch(),
+                                    io.diem.sign.Hashes.hex(leaf), p.getSiblingsCount(), io.diem.sign.Hashes.hex(p.getMerkleRoot().toByteArray()),
+                                    ok ? "proof verified" : "PROOF DOES NOT VERIFY");
+                        });
             }
         }
     }

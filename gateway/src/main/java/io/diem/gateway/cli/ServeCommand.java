@@ -1,6 +1,8 @@
 package io.diem.gateway.cli;
 
 import io.diem.gateway.GatewayServer;
+import io.diem.gateway.api.InferenceService;
+import java.time.Duration;
 import io.diem.gateway.admin.Bootstrap;
 import io.diem.gateway.ledger.Database;
 import io.diem.gateway.ledger.Ledger;
@@ -32,6 +34,29 @@ final class ServeCommand implements Callable<Integer> {
             description = "Address to listen on (plaintext is only for loopback; use TLS elsewhere). Default: ${DEFAULT-VALUE}.")
     String bind;
 
+    @Option(names = "--metrics-port", defaultValue = "9470", description = "Metrics HTTP port (/metrics, /healthz, /readyz). Default: ${DEFAULT-VALUE}.")
+    int metricsPort;
+
+    @Option(names = "--provider-share-bps", defaultValue = "7000",
+            description = "Providers' share of fees in basis points. Default: ${DEFAULT-VALUE}.")
+    int providerBps;
+
+    @Option(names = "--auto-close-epochs", defaultValue = "true", arity = "1",
+            description = "Close each UTC day's epoch automatically after midnight. Default: ${DEFAULT-VALUE}.")
+    boolean autoClose;
+
+    @Option(names = "--epoch-close-delay-minutes", defaultValue = "15",
+            description = "Minutes after 00:00 UTC before the automatic close (late receipts). Default: ${DEFAULT-VALUE}.")
+    int closeDelayMinutes;
+
+    @Option(names = "--receipt-ttl-seconds", defaultValue = "300",
+            description = "A job with no receipt this long after its stream ended is charged at what was relayed. Default: ${DEFAULT-VALUE}.")
+    int receiptTtlSeconds;
+
+    @Option(names = "--max-gpu-seconds-per-call", defaultValue = "30",
+            description = "GPU-time limit of every ticket (and the GPU part of the worst-case reservation). Default: ${DEFAULT-VALUE}.")
+    int maxGpuSeconds;
+
     @Option(names = "--data-dir", defaultValue = "data/gateway",
             description = "Where the embedded ledger and admin.key live. Default: ${DEFAULT-VALUE}.")
     Path dataDir;
@@ -50,10 +75,18 @@ final class ServeCommand implements Callable<Integer> {
         Path keyFile = dataDir.resolve("admin.key").toAbsolutePath();
         Bootstrap.adminKeyIfEmpty(ledger, keyFile)
                 .ifPresent(p -> LOG.info("empty ledger: bootstrap admin key written to " + p + " (mode 0600)"));
+        GatewayServer.Settings d = GatewayServer.Settings.defaults();
+        InferenceService.Limits l = d.limits();
+        GatewayServer.Settings settings = new GatewayServer.Settings(bind, metricsPort, d.heartbeatInterval(), d.healthTimeout(),
+                Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
+                new InferenceService.Limits(l.maxPromptBytes(), l.maxTokens(), l.defaultMaxTokens(), l.maxChatMessages(),
+                        l.maxStops(), l.maxStopLength(), maxGpuSeconds * 1_000_000L, l.perKeyConcurrency(), l.ticketTtl(),
+                        l.dispatchAttempts()));
         GatewayServer server = new GatewayServer(
-                NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create()), ledger)
-                .start();
+                NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create()), ledger,
+                settings).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("diem-gateway: SIGTERM: draining open streams (up to 30 s)");
             try {
                 server.stop(30);
             } catch (InterruptedException e) {

@@ -61,12 +61,14 @@ public final class Ledger {
 
     // ------------------------------------------------------------------ transactions
 
+    /** A unit of work on one connection; {@link #tx} commits it, or rolls it back on any exception. */
     @FunctionalInterface
-    interface Work<T> {
+    public interface Work<T> {
         T run(Connection c) throws SQLException;
     }
 
-    <T> T tx(Work<T> work) {
+    /** Runs {@code work} as one transaction (retried on serialisation failures), for the gateway's other stores. */
+    public <T> T tx(Work<T> work) {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = db.connection()) {
                 try {
@@ -88,16 +90,16 @@ public final class Ledger {
         }
     }
 
-    private long now() {
+    public long now() {
         Instant i = clock.instant();
         return i.getEpochSecond() * 1_000_000L + i.getNano() / 1000;
     }
 
-    static String day(long micros) {
+    public static String day(long micros) {
         return LocalDate.ofEpochDay(Math.floorDiv(micros, 86_400_000_000L)).toString();
     }
 
-    private static Instant instant(long micros) {
+    public static Instant instant(long micros) {
         return micros == 0 ? null : Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000);
     }
 
@@ -511,6 +513,15 @@ public final class Ledger {
      * usage record. Idempotent: posting the same reservation again returns the first result.
      */
     public Charge post(String reservationId, UsageRecord usage) {
+        return post(reservationId, usage, true);
+    }
+
+    /**
+     * As {@link #post(String, UsageRecord)}; {@code nodePaid} false keeps the charge out of the node's
+     * payout (an implausible or missing receipt). The charge settles in the epoch of its day, or of
+     * the booking day when its day is already closed, so a closed epoch never changes.
+     */
+    public Charge post(String reservationId, UsageRecord usage, boolean nodePaid) {
         return tx(c -> {
             Reservation r = reservation(c, reservationId);
             if (r == null) {
@@ -553,8 +564,8 @@ public final class Ledger {
                 s.executeUpdate();
             }
             try (PreparedStatement s = c.prepareStatement("INSERT INTO usage_records (job_id, account_id, key_id, model, node_id, "
-                    + "prompt_tokens, completion_tokens, gpu_micros, compute_kind, cost, finish_reason, utc_day, booked_at) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    + "prompt_tokens, completion_tokens, gpu_micros, compute_kind, cost, finish_reason, utc_day, booked_at, "
+                    + "epoch, node_paid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                 s.setString(1, usage.jobId());
                 s.setString(2, r.accountId());
                 if (r.keyId() == null) {
@@ -572,11 +583,22 @@ public final class Ledger {
                 s.setString(11, usage.finishReason());
                 s.setString(12, day);
                 s.setLong(13, now);
+                s.setString(14, epochClosed(c, day) ? day(now) : day);
+                s.setBoolean(15, nodePaid);
                 s.executeUpdate();
             }
             record(c, "charge:" + reservationId, r.accountId(), "charge", charge, usage.jobId(), now);
             return new Charge(reservationId, amount, charge, false, balance(c, row, now));
         });
+    }
+
+    static boolean epochClosed(Connection c, String day) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM epochs WHERE epoch = ?")) {
+            s.setString(1, day);
+            try (ResultSet rs = s.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /** Releases a pending reservation without charging anything. */

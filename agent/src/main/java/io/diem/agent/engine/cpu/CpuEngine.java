@@ -10,8 +10,8 @@ import java.lang.management.ThreadMXBean;
 
 /**
  * The plain-Java reference engine. Matrix-vector products are split by rows over the calling thread
- * and a {@link WorkerTeam} of {@code threads - 1} workers; the meter is the CPU time those workers and the calling thread spend in
- * a step (read from the JVM's per-thread CPU clocks), so it reports CPU-seconds, not wall time.
+ * and a {@link WorkerTeam} of {@code threads - 1} workers; the meter is the calling thread's CPU time plus the workers' task time in
+ * a step (never their idle spinning), so it reports CPU-seconds of work, not wall time.
  */
 public final class CpuEngine implements InferenceEngine {
 
@@ -100,19 +100,13 @@ public final class CpuEngine implements InferenceEngine {
         matvec(x, new Tensor[] {w}, new float[][] {out});
     }
 
-    /** CPU time consumed so far by the calling thread and the pool's workers, in nanoseconds. */
+    /**
+     * Compute time consumed so far, ns: the calling thread's CPU time plus the time the workers spent
+     * running tasks. Workers spin briefly between tasks; that spinning is not work and is not metered.
+     */
     long cpuNanos() {
-        if (!cpuTimeSupported) {
-            return System.nanoTime();
-        }
-        long total = cpuClock.getCurrentThreadCpuTime();
-        for (Thread t : team.threads()) {
-            long ns = cpuClock.getThreadCpuTime(t.getId());
-            if (ns > 0) {
-                total += ns;
-            }
-        }
-        return total;
+        long caller = cpuTimeSupported ? cpuClock.getCurrentThreadCpuTime() : System.nanoTime();
+        return caller + team.taskNanos();
     }
 
     @Override

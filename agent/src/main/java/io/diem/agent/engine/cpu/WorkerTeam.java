@@ -28,6 +28,8 @@ final class WorkerTeam implements AutoCloseable {
     private volatile Task task;
     private volatile boolean closed;
     private volatile Throwable failure;
+    /** Time the workers spent running tasks (not spinning or parked), ns. */
+    private final java.util.concurrent.atomic.AtomicLong taskNanos = new java.util.concurrent.atomic.AtomicLong();
 
     WorkerTeam(int extraThreads, String name) {
         workers = new Thread[extraThreads];
@@ -40,8 +42,9 @@ final class WorkerTeam implements AutoCloseable {
         }
     }
 
-    Thread[] threads() {
-        return workers.clone();
+    /** Time the workers have spent running tasks so far (excluding spinning and parking), ns. */
+    long taskNanos() {
+        return taskNanos.get();
     }
 
     /** Runs {@code t} as {@code workers + 1} parts and returns when every part is done. */
@@ -91,11 +94,13 @@ final class WorkerTeam implements AutoCloseable {
             long g = generation;
             if (g != seen) {
                 seen = g;
+                long began = System.nanoTime();
                 try {
                     task.run(index + 1, parts);
                 } catch (Throwable e) {
                     failure = e;
                 } finally {
+                    taskNanos.addAndGet(System.nanoTime() - began);
                     remaining.decrementAndGet();
                 }
                 idleSince = System.nanoTime();

@@ -1,0 +1,91 @@
+package io.diem.gateway.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/** The gateway's metrics, {@code diem_gateway_} prefix, base units, every meter with help text. */
+public final class GatewayMetrics {
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    public GatewayMetrics() {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    public void request(String method, String status) {
+        Counter.builder("diem.gateway.requests").description("gRPC calls finished, by method and status code")
+                .tag("method", method).tag("status", status).register(registry).increment();
+    }
+
+    public void admitted(String model) {
+        Counter.builder("diem.gateway.admissions").description("Generate calls admitted (credit reserved), by model")
+                .tag("model", model).register(registry).increment();
+    }
+
+    public void rejected(String reason) {
+        Counter.builder("diem.gateway.rejections").description("Generate calls refused before dispatch, by reason")
+                .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+    }
+
+    public void timeToFirstToken(String model, long nanos) {
+        histogram("diem.gateway.time.to.first.token", "Time from the call to the first token relayed, by model", model, nanos);
+    }
+
+    public void latency(String model, long nanos) {
+        histogram("diem.gateway.request.duration", "End-to-end Generate latency, by model", model, nanos);
+    }
+
+    public void overhead(String model, long nanos) {
+        histogram("diem.gateway.overhead", "Gateway time not spent waiting on the node (auth, ledger, dispatch), by model",
+                model, nanos);
+    }
+
+    private void histogram(String name, String help, String model, long nanos) {
+        Timer.builder(name).description(help).tag("model", model).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry).record(Duration.ofNanos(Math.max(0, nanos)));
+    }
+
+    public void receiptBooked() {
+        Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry).increment();
+    }
+
+    public void receiptRejected(String reason) {
+        Counter.builder("diem.gateway.receipts.rejected").description("Receipts not booked or not paid, by reason")
+                .tag("reason", reason).register(registry).increment();
+    }
+
+    public void receiptBatchRejected(String reason) {
+        Counter.builder("diem.gateway.receipt.batches.rejected").description("Receipt batches refused, by reason")
+                .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+    }
+
+    public Timer ledgerTimer(String operation) {
+        return Timer.builder("diem.gateway.ledger.operation").description("Ledger operation latency, by operation")
+                .tag("operation", operation).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+    }
+
+    public void gauge(String name, String help, Supplier<Number> value, String... tags) {
+        Gauge.builder(name, value).description(help).tags(tags).register(registry);
+    }
+}
