@@ -58,7 +58,10 @@ class StakingAdminGrpcTest {
         assertThat(Files.getPosixFilePermissions(keyFile)).hasSize(2); // rw owner only
         assertThat(Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("again.key"))).isEmpty();
         adminKey = Files.readString(keyFile).strip();
-        server = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger).start();
+        GatewayServer.Settings d = GatewayServer.Settings.defaults();
+        server = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
+                new GatewayServer.Settings(d.metricsHost(), 0, d.heartbeatInterval(), d.healthTimeout(), d.receiptTtl(), false,
+                        d.epochCloseDelay(), d.providerBps(), d.limits())).start();
         channel = Grpc.newChannelBuilder("127.0.0.1:" + server.port(), InsecureChannelCredentials.create()).build();
     }
 

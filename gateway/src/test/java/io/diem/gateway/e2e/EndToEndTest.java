@@ -1,0 +1,207 @@
+package io.diem.gateway.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.rpc.ErrorInfo;
+import io.diem.gateway.api.BalanceHeadersInterceptor;
+import io.diem.gateway.ledger.LedgerViews;
+import io.diem.v1.GenerateFinal;
+import io.diem.v1.GenerateRequest;
+import io.diem.v1.GenerateResponse;
+import io.diem.v1.GetBalanceRequest;
+import io.diem.v1.InferenceGrpc;
+import io.diem.v1.ListModelsRequest;
+import io.diem.v1.SamplingParams;
+import io.grpc.Context;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Gateway and agent processes over real gRPC on loopback: the paths a paying call takes. */
+class EndToEndTest {
+
+    @TempDir
+    Path dir;
+
+    private static GenerateRequest request(int maxTokens) {
+        return GenerateRequest.newBuilder().setModel("tiny").setPrompt("The node agent")
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens).setTemperature(0.8f).setSeed(3)).build();
+    }
+
+    private static GenerateFinal drain(Iterator<GenerateResponse> it, StringBuilder text) {
+        GenerateFinal fin = null;
+        while (it.hasNext()) {
+            GenerateResponse r = it.next();
+            if (r.hasDelta()) {
+                text.append(r.getDelta().getText());
+            } else {
+                fin = r.getFinal();
+            }
+        }
+        return fin;
+    }
+
+    @Test
+    void aFullCallStreamsChargesAndBooksItsReceiptOnce() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
+            cluster.price(100_000, 400_000, 500);
+            String[] app = cluster.stakedAccount(10_000_000); // $10/day
+            AtomicReference<Metadata> headers = new AtomicReference<>();
+            AtomicReference<Metadata> trailers = new AtomicReference<>();
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1]))
+                    .withInterceptors(MetadataUtils.newCaptureMetadataInterceptor(headers, trailers));
+            assertThat(stub.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getName()).isEqualTo("tiny");
+
+            StringBuilder text = new StringBuilder();
+            GenerateFinal fin = drain(stub.withDeadlineAfter(60, TimeUnit.SECONDS).generate(request(12)), text);
+            assertThat(fin).isNotNull();
+            assertThat(headers.get().get(BalanceHeadersInterceptor.REMAINING)).isEqualTo("10000000");
+            var u = fin.getUsage();
+            assertThat(u.getCompletionTokens()).isBetween(1, 12);
+            assertThat(u.getCostMicroUsd()).isEqualTo(new io.diem.gateway.ledger.Pricing("tiny", 100_000, 400_000, 500)
+                    .chargeMicroUsd(u.getPromptTokens(), u.getCompletionTokens(), u.getGpuMicros()));
+            assertThat(fin.getBalanceAfter().getRemainingMicroUsd()).isEqualTo(10_000_000 - u.getCostMicroUsd());
+
+            // The signed receipt arrives and becomes the charge, once.
+            await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 10, "").size() == 1);
+            LedgerViews.UsageRecord booked = cluster.ledger.usage(app[0], 10, "").get(0);
+            assertThat(booked.jobId()).isEqualTo(fin.getJobId());
+            assertThat(booked.cost()).isEqualTo(u.getCostMicroUsd());
+            assertThat(booked.nodeId()).isEqualTo(fin.getNodeId());
+            var balance = stub.getBalance(GetBalanceRequest.getDefaultInstance());
+            assertThat(balance.getSpentMicroUsd()).isEqualTo(u.getCostMicroUsd());
+            assertThat(balance.getReservedMicroUsd()).isZero();
+            assertThat(cluster.gateway.metrics().registry().scrape()).contains("diem_gateway_receipts_booked_total 1");
+            assertThat(cluster.ledger.invariantViolations()).isEmpty();
+        }
+    }
+
+    @Test
+    void creditExhaustedMidDayIsRefusedWithDetailsAndNothingIsDispatched() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
+            cluster.price(0, 5_000_000_000L, 0); // 5,000 µUSD per completion token: 8 tokens cost up to 40,000
+            String[] app = cluster.stakedAccount(100_000); // $0.10 = 100,000 µUSD today
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1])).withDeadlineAfter(60, TimeUnit.SECONDS);
+            drain(stub.generate(request(8)), new StringBuilder());
+            drain(stub.generate(request(8)), new StringBuilder());
+            int jobsBefore = jobCount(cluster);
+            assertThatThrownBy(() -> drain(stub.generate(request(8)), new StringBuilder()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                        assertThat(e.getStatus().getDescription()).contains("not enough credit");
+                        com.google.rpc.Status details = StatusProto.fromThrowable(e);
+                        ErrorInfo info;
+                        try {
+                            info = details.getDetails(0).unpack(ErrorInfo.class);
+                        } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                            throw new AssertionError(ex);
+                        }
+                        assertThat(info.getReason()).isEqualTo("INSUFFICIENT_CREDIT");
+                        assertThat(Long.parseLong(info.getMetadataOrThrow("needed_micro_usd"))).isEqualTo(40_000);
+                        assertThat(Long.parseLong(info.getMetadataOrThrow("remaining_micro_usd"))).isLessThan(40_000);
+                    });
+            assertThat(jobCount(cluster)).isEqualTo(jobsBefore);
+        }
+    }
+
+    @Test
+    void aCancelledCallCancelsTheNodesJobAndIsChargedForWhatRan() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
+            cluster.price(0, 1_000_000, 0);
+            String[] app = cluster.stakedAccount(10_000_000);
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1]));
+            Context.CancellableContext context = Context.current().withCancellation();
+            context.run(() -> {
+                Iterator<GenerateResponse> it = stub.generate(request(200));
+                it.next();
+                context.cancel(null);
+            });
+            await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 10, "").size() == 1);
+            LedgerViews.UsageRecord booked = cluster.ledger.usage(app[0], 10, "").get(0);
+            assertThat(booked.finishReason()).isEqualTo("cancelled");
+            assertThat(booked.completionTokens()).isLessThan(200);
+        }
+    }
+
+    @Test
+    void aNodeThatFailsBeforeTheFirstTokenIsReplacedByAnother() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            Process a1 = cluster.startAgent("a1", LocalCluster.freePort());
+            Process a2 = cluster.startAgent("a2", LocalCluster.freePort());
+            String n1 = cluster.nodeIdOf("a1");
+            String n2 = cluster.nodeIdOf("a2");
+            cluster.approveWhenRegistered(n1);
+            cluster.approveWhenRegistered(n2);
+            cluster.price(0, 1_000_000, 0);
+            String[] app = cluster.stakedAccount(10_000_000);
+            // The registry picks the lower node id among equally loaded nodes: kill that one.
+            String first = n1.compareTo(n2) < 0 ? n1 : n2;
+            String survivor = first.equals(n1) ? n2 : n1;
+            (first.equals(n1) ? a1 : a2).destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            GenerateFinal fin = drain(InferenceGrpc.newBlockingStub(cluster.as(app[1])).withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .generate(request(6)), new StringBuilder());
+            assertThat(fin.getNodeId()).isEqualTo(survivor);
+            await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 10, "").size() == 1);
+            assertThat(cluster.ledger.usage(app[0], 10, "").get(0).nodeId()).isEqualTo(survivor);
+        }
+    }
+
+    @Test
+    void receiptsAreBookedOnceAfterTheAgentIsKilledAndRestarted() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            Process agent = cluster.startAgent("a1", LocalCluster.freePort());
+            String node = cluster.nodeIdOf("a1");
+            cluster.approveWhenRegistered(node);
+            cluster.price(0, 1_000_000, 0);
+            String[] app = cluster.stakedAccount(10_000_000);
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1])).withDeadlineAfter(60, TimeUnit.SECONDS);
+            List<String> jobs = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                jobs.add(drain(stub.generate(request(4)), new StringBuilder()).getJobId());
+            }
+            agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // receipts may still sit in its journal
+            cluster.startAgent("a1", LocalCluster.freePort());
+            await().atMost(Duration.ofSeconds(30)).until(() -> cluster.ledger.usage(app[0], 100, "").size() >= 5);
+            Thread.sleep(1500); // a resend after restart would show up now
+            assertThat(cluster.ledger.usage(app[0], 100, "")).extracting(LedgerViews.UsageRecord::jobId)
+                    .containsExactlyInAnyOrderElementsOf(jobs);
+            assertThat(cluster.ledger.invariantViolations()).isEmpty();
+        }
+    }
+
+    private static int jobCount(LocalCluster cluster) {
+        return cluster.ledger.tx(c -> {
+            try (var s = c.prepareStatement("SELECT COUNT(*) FROM jobs"); var rs = s.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        });
+    }
+}

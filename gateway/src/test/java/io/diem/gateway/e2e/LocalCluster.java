@@ -1,0 +1,160 @@
+package io.diem.gateway.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.diem.gateway.GatewayServer;
+import io.diem.gateway.admin.Bootstrap;
+import io.diem.gateway.api.InferenceService;
+import io.diem.gateway.cli.Diemctl;
+import io.diem.gateway.ledger.Database;
+import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.gateway.ledger.LedgerViews;
+import io.diem.gateway.ledger.Pricing;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A gateway in this JVM (real gRPC on a loopback port, real ledger) and node agents as real
+ * processes from the agent's jar, for end-to-end tests.
+ */
+final class LocalCluster implements AutoCloseable {
+
+    static final Path AGENT_JAR = Path.of("..", "agent", "target", "diem-agent.jar").toAbsolutePath().normalize();
+
+    final Path dir;
+    final Database db;
+    final Ledger ledger;
+    final GatewayServer gateway;
+    final ManagedChannel channel;
+    final List<Process> agents = new ArrayList<>();
+    final String adminKey;
+
+    LocalCluster(Path dir, String jdbcUrl, Duration receiptTtl, int dispatchAttempts) throws Exception {
+        assertThat(AGENT_JAR).as("the agent jar (the reactor builds it before the gateway's tests)").exists();
+        this.dir = dir;
+        this.db = Database.open(jdbcUrl, 16);
+        this.ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
+        Path keyFile = dir.resolve("admin.key");
+        this.adminKey = Bootstrap.adminKeyIfEmpty(ledger, keyFile).map(p -> read(p)).orElseGet(() -> ledger.createKey(
+                ledger.createAccount("admin2").accountId(), LedgerViews.Scope.ADMIN, 0, "second gateway").secret());
+        GatewayServer.Settings d = GatewayServer.Settings.defaults();
+        InferenceService.Limits l = d.limits();
+        this.gateway = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
+                new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), receiptTtl, false,
+                        d.epochCloseDelay(), 7000, new InferenceService.Limits(l.maxPromptBytes(), l.maxTokens(), 16,
+                                l.maxChatMessages(), l.maxStops(), l.maxStopLength(), 5_000_000L, l.perKeyConcurrency(),
+                                l.ticketTtl(), dispatchAttempts))).start();
+        this.channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create()).build();
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p).strip();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    Channel as(String key) {
+        return ClientInterceptors.intercept(channel, Diemctl.bearer(key));
+    }
+
+    /** Writes the tiny test model with the agent's own CLI. */
+    Path tinyModel() throws Exception {
+        Path model = dir.resolve("tiny");
+        if (!Files.exists(model.resolve("config.json"))) {
+            Process p = new ProcessBuilder(java(), "-jar", AGENT_JAR.toString(), "models", "make-test", "--out", model.toString())
+                    .redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            assertThat(p.waitFor()).isZero();
+        }
+        return model;
+    }
+
+    /** Starts an agent process with its own state dir; returns it (its node id via nodeIdOf). */
+    Process startAgent(String name, int port) throws Exception {
+        Path model = tinyModel();
+        Process p = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
+                "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", "127.0.0.1:" + gateway.port(),
+                "--port", String.valueOf(port), "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
+                .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile()).start();
+        agents.add(p);
+        return p;
+    }
+
+    /** The node id an agent's state dir holds (waits for the agent to create its key). */
+    String nodeIdOf(String name) throws Exception {
+        Path key = dir.resolve(name).resolve("node.key");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(key) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        return io.diem.sign.NodeKey.load(key).nodeId();
+    }
+
+    /** Waits until the node has registered, approves it, and waits until it is healthy. */
+    void approveWhenRegistered(String nodeId) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (gateway.nodes().node(nodeId).isEmpty()) {
+            assertThat(System.nanoTime()).as("node %s registers", nodeId).isLessThan(deadline);
+            Thread.sleep(50);
+        }
+        gateway.nodes().approve(nodeId);
+        while (gateway.nodes().eligible().stream().noneMatch(n -> n.nodeId().equals(nodeId))) {
+            assertThat(System.nanoTime()).as("node %s is healthy", nodeId).isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    /** A new account with {@code diemStaked} µDIEM staked and an inference key; returns {accountId, secret}. */
+    String[] stakedAccount(long diemStakedMicro) {
+        String account = ledger.createAccount("app").accountId();
+        ledger.depositVvv(account, 1_000_000_000_000L);
+        ledger.stakeVvv(account, 1_000_000_000_000L);
+        ledger.mint(account, diemStakedMicro, 0);
+        ledger.stakeDiem(account, diemStakedMicro);
+        return new String[] {account, ledger.createKey(account, LedgerViews.Scope.INFERENCE, 0, "app").secret()};
+    }
+
+    void price(long promptPerMillion, long completionPerMillion, long perGpuSecond) {
+        ledger.setPrice(new Pricing("tiny", promptPerMillion, completionPerMillion, perGpuSecond));
+    }
+
+    static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Process p : agents) {
+            p.destroy();
+        }
+        for (Process p : agents) {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        channel.shutdownNow();
+        gateway.stop(2);
+        db.close();
+    }
+}
