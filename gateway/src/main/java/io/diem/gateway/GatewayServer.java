@@ -91,6 +91,10 @@ public final class GatewayServer {
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(16 << 20)
                 .build();
+        io.micrometer.core.instrument.Timer ledgerLatency = metrics.ledgerTimer("transaction");
+        ledger.onTransaction(nanos -> ledgerLatency.record(nanos, TimeUnit.NANOSECONDS));
+        metrics.gauge("diem.gateway.reservations.open", "Reservations holding credit (calls in flight or awaiting receipts)",
+                ledger::openReservations);
         for (NodeState state : new NodeState[] {NodeState.NODE_STATE_PENDING, NodeState.NODE_STATE_HEALTHY,
                 NodeState.NODE_STATE_SILENT, NodeState.NODE_STATE_FLAGGED, NodeState.NODE_STATE_REVOKED}) {
             metrics.gauge("diem.gateway.nodes", "Nodes by state", () -> nodes.nodes().stream()

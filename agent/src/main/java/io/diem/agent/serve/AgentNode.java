@@ -80,6 +80,21 @@ public final class AgentNode {
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
                 () -> scheduler.busyNanos() / 1e9, "device", device);
+        long[] last = {System.nanoTime(), 0};
+        double[] ratio = {0};
+        metrics.gauge("diem.agent.device.busy.ratio", "Share of wall time the device spent on jobs since the previous scrape"
+                + " (at least 1 s ago)", () -> {
+                    synchronized (last) {
+                        long now = System.nanoTime();
+                        long busy = scheduler.busyNanos();
+                        if (now - last[0] >= 1_000_000_000L) {
+                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / devicesUsed());
+                            last[0] = now;
+                            last[1] = busy;
+                        }
+                        return ratio[0];
+                    }
+                }, "device", device);
         metrics.gauge("diem.agent.receipts.pending", "Receipts in the journal not yet sealed into a batch",
                 journal::pendingReceipts);
         metrics.gauge("diem.agent.receipt.batches.unacknowledged", "Sealed receipt batches the gateway has not acknowledged",
@@ -88,6 +103,11 @@ public final class AgentNode {
                 journal::acknowledgedSequence);
         metrics.gauge("diem.agent.engine.info", "The engine in use (value 1)", () -> 1, "engine", settings.engine().name());
         metrics.gauge("diem.agent.draining", "1 while the agent drains for shutdown", () -> draining ? 1 : 0);
+    }
+
+    /** Devices the metered compute is spread over (CPU threads for the CPU engine). */
+    private int devicesUsed() {
+        return settings.engine() instanceof io.diem.agent.engine.cpu.CpuEngine cpu ? cpu.threads() : 1;
     }
 
     private RegisterPayload.Builder registration() {

@@ -49,11 +49,14 @@ public final class Tokenizer {
     private final boolean addBos;
     private final List<Integer> eosIds;
     private final ChatTemplate chatTemplate;
+    /** Unicode normalization the tokenizer.json asks for (Qwen2: NFC), or null. */
+    private final java.text.Normalizer.Form normalization;
     private final Map<String, int[]> cache = new HashMap<>();
 
     private Tokenizer(Map<String, Integer> vocab, Map<String, Integer> mergeRanks, boolean ignoreMerges, Pattern split,
             Map<String, Integer> added, Set<Integer> specialIds, int bosId, boolean addBos, List<Integer> eosIds,
-            ChatTemplate chatTemplate) {
+            ChatTemplate chatTemplate, java.text.Normalizer.Form normalization) {
+        this.normalization = normalization;
         this.vocab = vocab;
         int size = 0;
         for (int id : vocab.values()) {
@@ -175,7 +178,7 @@ public final class Tokenizer {
                     && tokenizerConfig.get("chat_template").isJsonPrimitive()
                     ? tokenizerConfig.get("chat_template").getAsString() : null;
             return new Tokenizer(vocab, ranks, ignoreMerges, split, added, special, bos, addBos, List.copyOf(eos),
-                    ChatTemplate.detect(template, all.keySet()));
+                    ChatTemplate.detect(template, all.keySet()), normalization(json.get("normalizer"), file));
         } catch (ModelLoadException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -229,6 +232,21 @@ public final class Tokenizer {
         } catch (java.util.regex.PatternSyntaxException e) {
             throw new ModelLoadException(file + ": pre-tokenizer regex does not compile: " + e.getDescription(), e);
         }
+    }
+
+    /** NFC/NFKC/NFD/NFKD normalizers are applied; any other normalizer is refused (it would change the tokens). */
+    private static java.text.Normalizer.Form normalization(JsonElement normalizer, String file) throws ModelLoadException {
+        if (normalizer == null || normalizer.isJsonNull()) {
+            return null;
+        }
+        String type = string(normalizer.getAsJsonObject(), "type");
+        return switch (type == null ? "" : type) {
+            case "NFC" -> java.text.Normalizer.Form.NFC;
+            case "NFKC" -> java.text.Normalizer.Form.NFKC;
+            case "NFD" -> java.text.Normalizer.Form.NFD;
+            case "NFKD" -> java.text.Normalizer.Form.NFKD;
+            default -> throw new ModelLoadException(file + ": normalizer " + type + " is not supported (NFC, NFKC, NFD, NFKD)");
+        };
     }
 
     /** The first special token of a TemplateProcessing "single" template, when it precedes the sequence. */
@@ -320,10 +338,11 @@ public final class Tokenizer {
         encodeOrdinary(text.substring(start), out);
     }
 
-    private void encodeOrdinary(String text, List<Integer> out) {
-        if (text.isEmpty()) {
+    private void encodeOrdinary(String raw, List<Integer> out) {
+        if (raw.isEmpty()) {
             return;
         }
+        String text = normalization == null ? raw : java.text.Normalizer.normalize(raw, normalization);
         Matcher m = split.matcher(text);
         int last = 0;
         while (m.find()) {

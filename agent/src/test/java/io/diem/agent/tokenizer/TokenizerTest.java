@@ -120,6 +120,22 @@ class TokenizerTest {
     }
 
     @Test
+    void anNfcNormalizerMakesDecomposedTextEncodeLikeComposedText() throws Exception {
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("tiny/tokenizer.json")))
+                .getAsJsonObject();
+        com.google.gson.JsonObject nfc = new com.google.gson.JsonObject();
+        nfc.addProperty("type", "NFC");
+        o.add("normalizer", nfc);
+        Path other = Files.createDirectories(dir.resolve("nfc")).resolve("tokenizer.json");
+        Files.writeString(other, o.toString());
+        Tokenizer t = Tokenizer.load(other);
+        String composed = "Caf\u00e9";
+        String decomposed = "Cafe\u0301";
+        assertThat(t.encodeRaw(decomposed, false)).isEqualTo(t.encodeRaw(composed, false));
+        assertThat(tokenizer.encodeRaw(decomposed, false)).isNotEqualTo(tokenizer.encodeRaw(composed, false));
+    }
+
+    @Test
     void chatUsesTheLlama3TemplateFromTheTokenizerConfig() {
         assertThat(tokenizer.chatTemplate()).isEqualTo(ChatTemplate.LLAMA3);
         List<Integer> ids = tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", " Hi there ")));

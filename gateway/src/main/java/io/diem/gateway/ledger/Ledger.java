@@ -48,6 +48,8 @@ public final class Ledger {
     private final Database db;
     private final LedgerConfig config;
     private final Clock clock;
+    /** Told the duration of every transaction (for the ledger-latency metric); a no-op by default. */
+    private volatile java.util.function.LongConsumer transactionNanos = n -> {};
 
     public Ledger(Database db, LedgerConfig config, Clock clock) {
         this.db = db;
@@ -57,6 +59,22 @@ public final class Ledger {
 
     public LedgerConfig config() {
         return config;
+    }
+
+    /** Reports every transaction's duration (ns) to {@code listener}. */
+    public void onTransaction(java.util.function.LongConsumer listener) {
+        this.transactionNanos = listener;
+    }
+
+    /** Reservations still pending (credit held by calls in flight or awaiting their receipt). */
+    public long openReservations() {
+        return tx(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM reservations WHERE state = 'pending'");
+                    ResultSet rs = s.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
     }
 
     // ------------------------------------------------------------------ transactions
@@ -69,6 +87,15 @@ public final class Ledger {
 
     /** Runs {@code work} as one transaction (retried on serialisation failures), for the gateway's other stores. */
     public <T> T tx(Work<T> work) {
+        long start = System.nanoTime();
+        try {
+            return transaction(work);
+        } finally {
+            transactionNanos.accept(System.nanoTime() - start);
+        }
+    }
+
+    private <T> T transaction(Work<T> work) {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = db.connection()) {
                 try {

@@ -80,7 +80,7 @@ public final class GatewayMetrics {
     }
 
     public Timer ledgerTimer(String operation) {
-        return Timer.builder("diem.gateway.ledger.operation").description("Ledger operation latency, by operation")
+        return Timer.builder("diem.gateway.ledger.operation").description("Ledger operation (transaction) latency, by operation")
                 .tag("operation", operation).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
                 .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
     }

@@ -90,7 +90,13 @@ class EndToEndTest {
             var balance = stub.getBalance(GetBalanceRequest.getDefaultInstance());
             assertThat(balance.getSpentMicroUsd()).isEqualTo(u.getCostMicroUsd());
             assertThat(balance.getReservedMicroUsd()).isZero();
-            assertThat(cluster.gateway.metrics().registry().scrape()).contains("diem_gateway_receipts_booked_total 1");
+            String scrape = cluster.gateway.metrics().registry().scrape();
+            assertThat(scrape).contains("diem_gateway_receipts_booked_total 1", "diem_gateway_reservations_open 0",
+                    "diem_gateway_ledger_operation_seconds_count{operation=\"transaction\"}",
+                    "diem_gateway_admissions_total{model=\"tiny\"} 1", "diem_gateway_nodes{state=\"healthy\"} 1",
+                    "diem_gateway_requests_total{method=\"diem.v1.Inference/Generate\",status=\"OK\"} 1",
+                    "diem_gateway_overhead_seconds_count{model=\"tiny\"} 1");
+            assertValidPrometheusText(scrape);
             assertThat(cluster.ledger.invariantViolations()).isEmpty();
         }
     }
@@ -194,6 +200,19 @@ class EndToEndTest {
                     .containsExactlyInAnyOrderElementsOf(jobs);
             assertThat(cluster.ledger.invariantViolations()).isEmpty();
         }
+    }
+
+    /** promtool check metrics, where promtool is installed (CI installs it). */
+    private void assertValidPrometheusText(String text) throws Exception {
+        Path promtool = Path.of("/usr/bin/promtool");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(promtool),
+                "promtool is not installed; skipping the promtool check");
+        Process p = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();
+        p.getOutputStream().write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("promtool check metrics said:%n%s", out).isZero();
     }
 
     private static int jobCount(LocalCluster cluster) {
