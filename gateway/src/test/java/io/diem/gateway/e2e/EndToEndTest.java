@@ -110,11 +110,23 @@ class EndToEndTest {
             cluster.price(0, 5_000_000_000L, 0); // 5,000 µUSD per completion token: 8 tokens cost up to 40,000
             String[] app = cluster.stakedAccount(100_000); // $0.10 = 100,000 µUSD today
             var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1])).withDeadlineAfter(60, TimeUnit.SECONDS);
-            drain(stub.generate(request(8)), new StringBuilder());
-            drain(stub.generate(request(8)), new StringBuilder());
-            int jobsBefore = jobCount(cluster);
-            assertThatThrownBy(() -> drain(stub.generate(request(8)), new StringBuilder()))
-                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            // Spend until refused: each call may cost 40,000 and is charged for what it generated (an early
+            // EOS costs less), so 100,000 µUSD lasts two or more calls, never more than 20 tokens' worth.
+            StatusRuntimeException refusal = null;
+            int admitted = 0;
+            int jobsBefore = 0;
+            for (int i = 0; i < 25 && refusal == null; i++) {
+                jobsBefore = jobCount(cluster);
+                await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.balance(app[0]).reserved() == 0);
+                try {
+                    drain(stub.generate(request(8)), new StringBuilder());
+                    admitted++;
+                } catch (StatusRuntimeException e) {
+                    refusal = e;
+                }
+            }
+            assertThat(admitted).isGreaterThanOrEqualTo(2);
+            assertThat(refusal).isNotNull().satisfies(e -> {
                         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
                         assertThat(e.getStatus().getDescription()).contains("not enough credit");
                         com.google.rpc.Status details = StatusProto.fromThrowable(e);

@@ -92,8 +92,10 @@ class TwoGatewaysPostgresTest {
                     f.get();
                 }
                 pool.shutdown();
-                assertThat(admitted.get()).isBetween(1, 2);
-                assertThat(refused.get()).isEqualTo(16 - admitted.get());
+                // 40,000 µUSD may be reserved per call against 100,000: only a few calls can ever be admitted
+                // (exactly how many depends on how fast receipts turn reservations into smaller charges).
+                assertThat(admitted.get()).isBetween(1, 6);
+                assertThat(refused.get()).isEqualTo(16 - admitted.get()).isPositive();
                 await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 100, "").size() == admitted.get());
                 var balance = cluster.ledger.balance(app[0]);
                 assertThat(balance.spent() + balance.reserved()).isLessThanOrEqualTo(balance.allowance());
