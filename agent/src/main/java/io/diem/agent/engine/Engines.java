@@ -1,6 +1,8 @@
 package io.diem.agent.engine;
 
 import io.diem.agent.engine.cpu.CpuEngine;
+import io.diem.agent.engine.cuda.CudaEngine;
+import io.diem.agent.engine.cuda.CudaSupport;
 import java.util.Locale;
 import java.util.function.Consumer;
 
@@ -16,12 +18,25 @@ public final class Engines {
         switch (choice.toLowerCase(Locale.ROOT)) {
             case "cpu":
                 return new CpuEngine(cpuThreads);
-            case "cuda":
-                throw new IllegalArgumentException("engine 'cuda' is not available in this build: the CUDA engine "
-                        + "is not implemented yet; use --engine cpu or auto");
-            case "auto":
-                log.accept("engine: cpu (" + cpuThreads + " threads); this build has no CUDA engine yet");
+            case "cuda": {
+                CudaSupport.Probe probe = CudaSupport.probe();
+                if (!probe.available()) {
+                    throw new IllegalArgumentException("engine 'cuda' is not available: " + probe.reason()
+                            + "; use --engine cpu or auto");
+                }
+                return new CudaEngine(probe.gpus().get(0));
+            }
+            case "auto": {
+                CudaSupport.Probe probe = CudaSupport.probe();
+                if (probe.available()) {
+                    CudaSupport.Gpu gpu = probe.gpus().get(0);
+                    log.accept("engine: cuda on GPU " + gpu.index() + " (" + gpu.name() + ", " + (gpu.memoryTotalBytes() >> 20)
+                            + " MiB)");
+                    return new CudaEngine(gpu);
+                }
+                log.accept("engine: cpu (" + cpuThreads + " threads) because " + probe.reason());
                 return new CpuEngine(cpuThreads);
+            }
             default:
                 throw new IllegalArgumentException("unknown engine '" + choice + "' (cpu, cuda or auto)");
         }

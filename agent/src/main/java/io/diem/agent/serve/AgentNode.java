@@ -101,6 +101,15 @@ public final class AgentNode {
                 journal::unacknowledgedBatches);
         metrics.gauge("diem.agent.receipt.batches.acknowledged", "Highest receipt batch sequence the gateway acknowledged",
                 journal::acknowledgedSequence);
+        if (settings.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
+            String gpu = String.valueOf(cuda.gpu().index());
+            metrics.gauge("diem.agent.gpu.memory.used.bytes", "Device memory in use on the GPU", () -> {
+                long[] m = cuda.memoryInfo();
+                return m[1] - m[0];
+            }, "gpu", gpu, "uuid", cuda.gpu().uuid());
+            metrics.gauge("diem.agent.gpu.memory.total.bytes", "Device memory of the GPU", () -> cuda.gpu().memoryTotalBytes(),
+                    "gpu", gpu, "uuid", cuda.gpu().uuid());
+        }
         metrics.gauge("diem.agent.engine.info", "The engine in use (value 1)", () -> 1, "engine", settings.engine().name());
         metrics.gauge("diem.agent.draining", "1 while the agent drains for shutdown", () -> draining ? 1 : 0);
     }
@@ -110,11 +119,18 @@ public final class AgentNode {
         return settings.engine() instanceof io.diem.agent.engine.cpu.CpuEngine cpu ? cpu.threads() : 1;
     }
 
+    /** The GPU this node's engine runs on, as the wire reports it (none for the CPU engine). */
+    private java.util.List<io.diem.v1.GpuInfo> gpus() {
+        return settings.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda ? java.util.List.of(cuda.describe())
+                : java.util.List.of();
+    }
+
     private RegisterPayload.Builder registration() {
         RegisterPayload.Builder b = RegisterPayload.newBuilder()
                 .setEndpoint(settings.advertise())
                 .setEngine(settings.engine().name())
-                .setAgentVersion(settings.version());
+                .setAgentVersion(settings.version())
+                .addAllGpus(gpus());
         settings.models().forEach((name, m) -> b.addModels(NodeAgentService.served(name, m)));
         return b;
     }
@@ -123,7 +139,8 @@ public final class AgentNode {
         return HeartbeatPayload.newBuilder()
                 .setRunning(scheduler.running())
                 .setQueued(scheduler.queued())
-                .setGpusOnline(settings.engine().name().equals("cuda") ? 1 : 0);
+                .setGpusOnline(settings.engine().name().equals("cuda") ? 1 : 0)
+                .addAllGpus(gpus());
     }
 
     public AgentNode start() throws IOException, InterruptedException {

@@ -293,6 +293,9 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 .setQueued(scheduler.queued())
                 .setAgentVersion(agentVersion);
         models.forEach((name, m) -> b.addModels(served(name, m)));
+        if (scheduler.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
+            b.addGpus(cuda.describe());
+        }
         responses.onNext(b.build());
         responses.onCompleted();
     }
