@@ -71,6 +71,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
 
+    @Option(names = "--dump-logits", description = "Also write the logits after the prompt (one JSON array of floats) to FILE.")
+    Path dumpLogits;
+
     @Override
     public Integer call() throws Exception {
         PrintStream err = System.err;
@@ -93,6 +96,16 @@ final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (InferenceEngine e = Engines.open(engine, cpuThreads, err::println);
                 Sequence sequence = e.newSequence(m, capacity)) {
+            if (dumpLogits != null) {
+                try (Sequence probe = e.newSequence(m, capacity)) {
+                    float[] logits = probe.step(prompt.stream().mapToInt(Integer::intValue).toArray());
+                    JsonArray a = new JsonArray();
+                    for (float f : logits) {
+                        a.add(f);
+                    }
+                    java.nio.file.Files.writeString(dumpLogits, a.toString());
+                }
+            }
             GenerationResult r = Generator.generate(sequence, m.tokenizer(),
                     new GenerationRequest(prompt, params, 0, 0, eos),
                     json ? (text, ids) -> {} : (text, ids) -> out.print(text), new Cancellation());
