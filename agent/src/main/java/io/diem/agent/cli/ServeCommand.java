@@ -81,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        InferenceEngine e = Engines.open(engine, cpuThreads, LOG::info);
+        java.util.List<InferenceEngine> e = Engines.openAll(engine, cpuThreads, LOG::info);
         String version = Version.current();
         AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(bind, port),
                 InsecureServerCredentials.create()), new AgentNode.Settings(stateDir, gateway,

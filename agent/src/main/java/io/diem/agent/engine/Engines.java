@@ -12,6 +12,21 @@ public final class Engines {
     private Engines() {}
 
     /**
+     * One engine per device: every GPU for {@code cuda} (and {@code auto} when there is one), else one
+     * CPU engine. {@code log} receives the line that says which was picked and why.
+     */
+    public static java.util.List<InferenceEngine> openAll(String choice, int cpuThreads, Consumer<String> log) {
+        InferenceEngine first = open(choice, cpuThreads, log);
+        java.util.List<InferenceEngine> engines = new java.util.ArrayList<>(java.util.List.of(first));
+        if (first instanceof CudaEngine) {
+            for (CudaSupport.Gpu gpu : CudaSupport.probe().gpus().subList(1, CudaSupport.probe().gpus().size())) {
+                engines.add(new CudaEngine(gpu));
+            }
+        }
+        return engines;
+    }
+
+    /**
      * @param log receives the one line that says which engine was picked and why, for {@code auto}
      */
     public static InferenceEngine open(String choice, int cpuThreads, Consumer<String> log) {

@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,13 +36,13 @@ public final class AgentNode {
 
     /** What a node needs to start. */
     public record Settings(Path stateDir, String gateway, String advertise, Map<String, Model> models,
-            InferenceEngine engine, int queueCapacity, String metricsHost, int metricsPort, String version) {}
+            List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort, String version) {}
 
     private final Settings settings;
     private final NodeKey key;
     private final UsageJournal journal;
     private final AgentMetrics metrics = new AgentMetrics();
-    private final JobScheduler scheduler;
+    private final Devices devices;
     private final ExecutorService finisher = Executors.newFixedThreadPool(4, r -> {
         Thread t = new Thread(r, "job-finisher");
         t.setDaemon(true);
@@ -59,9 +60,8 @@ public final class AgentNode {
         this.key = NodeKey.loadOrCreate(settings.stateDir().resolve("node.key"));
         this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
-        String device = settings.engine().name();
-        this.scheduler = new JobScheduler(device, settings.engine(), settings.queueCapacity());
-        NodeAgentService service = new NodeAgentService(key.nodeId(), tickets, settings.models(), scheduler, journal, metrics,
+        this.devices = new Devices(settings.engines(), settings.queueCapacity());
+        NodeAgentService service = new NodeAgentService(key.nodeId(), tickets, settings.models(), devices, journal, metrics,
                 finisher, clock, settings.version());
         this.server = serverBuilder
                 .addService(service)
@@ -72,10 +72,12 @@ public final class AgentNode {
         this.link = settings.gateway() == null || settings.gateway().isEmpty() ? null
                 : new GatewayLink(settings.gateway(), key, journal, tickets, settings.stateDir(), this::registration,
                         this::heartbeat, metrics, clock);
-        registerGauges(device);
+        devices.schedulers().forEach(this::registerDeviceGauges);
+        registerGauges();
     }
 
-    private void registerGauges(String device) {
+    private void registerDeviceGauges(JobScheduler scheduler) {
+        String device = scheduler.device();
         metrics.gauge("diem.agent.queue.depth", "Jobs waiting in the device's queue", () -> scheduler.queued(), "device", device);
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
@@ -88,20 +90,14 @@ public final class AgentNode {
                         long now = System.nanoTime();
                         long busy = scheduler.busyNanos();
                         if (now - last[0] >= 1_000_000_000L) {
-                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / devicesUsed());
+                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / Devices.devicesUsed(scheduler));
                             last[0] = now;
                             last[1] = busy;
                         }
                         return ratio[0];
                     }
                 }, "device", device);
-        metrics.gauge("diem.agent.receipts.pending", "Receipts in the journal not yet sealed into a batch",
-                journal::pendingReceipts);
-        metrics.gauge("diem.agent.receipt.batches.unacknowledged", "Sealed receipt batches the gateway has not acknowledged",
-                journal::unacknowledgedBatches);
-        metrics.gauge("diem.agent.receipt.batches.acknowledged", "Highest receipt batch sequence the gateway acknowledged",
-                journal::acknowledgedSequence);
-        if (settings.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
+        if (scheduler.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
             String gpu = String.valueOf(cuda.gpu().index());
             metrics.gauge("diem.agent.gpu.memory.used.bytes", "Device memory in use on the GPU", () -> {
                 long[] m = cuda.memoryInfo();
@@ -110,37 +106,35 @@ public final class AgentNode {
             metrics.gauge("diem.agent.gpu.memory.total.bytes", "Device memory of the GPU", () -> cuda.gpu().memoryTotalBytes(),
                     "gpu", gpu, "uuid", cuda.gpu().uuid());
         }
-        metrics.gauge("diem.agent.engine.info", "The engine in use (value 1)", () -> 1, "engine", settings.engine().name());
+    }
+
+    private void registerGauges() {
+        metrics.gauge("diem.agent.receipts.pending", "Receipts in the journal not yet sealed into a batch",
+                journal::pendingReceipts);
+        metrics.gauge("diem.agent.receipt.batches.unacknowledged", "Sealed receipt batches the gateway has not acknowledged",
+                journal::unacknowledgedBatches);
+        metrics.gauge("diem.agent.receipt.batches.acknowledged", "Highest receipt batch sequence the gateway acknowledged",
+                journal::acknowledgedSequence);
+        metrics.gauge("diem.agent.engine.info", "The engine in use (value 1)", () -> 1, "engine", devices.engineName());
         metrics.gauge("diem.agent.draining", "1 while the agent drains for shutdown", () -> draining ? 1 : 0);
-    }
-
-    /** Devices the metered compute is spread over (CPU threads for the CPU engine). */
-    private int devicesUsed() {
-        return settings.engine() instanceof io.diem.agent.engine.cpu.CpuEngine cpu ? cpu.threads() : 1;
-    }
-
-    /** The GPU this node's engine runs on, as the wire reports it (none for the CPU engine). */
-    private java.util.List<io.diem.v1.GpuInfo> gpus() {
-        return settings.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda ? java.util.List.of(cuda.describe())
-                : java.util.List.of();
     }
 
     private RegisterPayload.Builder registration() {
         RegisterPayload.Builder b = RegisterPayload.newBuilder()
                 .setEndpoint(settings.advertise())
-                .setEngine(settings.engine().name())
+                .setEngine(devices.engineName())
                 .setAgentVersion(settings.version())
-                .addAllGpus(gpus());
+                .addAllGpus(devices.gpus());
         settings.models().forEach((name, m) -> b.addModels(NodeAgentService.served(name, m)));
         return b;
     }
 
     private HeartbeatPayload.Builder heartbeat() {
         return HeartbeatPayload.newBuilder()
-                .setRunning(scheduler.running())
-                .setQueued(scheduler.queued())
-                .setGpusOnline(settings.engine().name().equals("cuda") ? 1 : 0)
-                .addAllGpus(gpus());
+                .setRunning(devices.running())
+                .setQueued(devices.queued())
+                .setGpusOnline(devices.gpus().size())
+                .addAllGpus(devices.gpus());
     }
 
     public AgentNode start() throws IOException, InterruptedException {
@@ -152,7 +146,7 @@ public final class AgentNode {
             link.start();
         }
         LOG.info("node " + key.nodeId() + " serving " + String.join(", ", settings.models().keySet()) + " on "
-                + settings.engine().name() + "; NodeAgent on port " + server.getPort() + ", metrics on port "
+                + devices.engineName() + " (" + devices.schedulers().size() + " devices); NodeAgent on port " + server.getPort() + ", metrics on port "
                 + metricsServer.port() + (link == null ? "; no gateway configured" : "; gateway " + settings.gateway()));
         return this;
     }
@@ -194,7 +188,7 @@ public final class AgentNode {
         draining = true;
         health.setStatus("", ServingStatus.NOT_SERVING);
         server.shutdown(); // refuses new calls; streams in flight continue
-        boolean clean = scheduler.drain(bound);
+        boolean clean = devices.drain(bound);
         finisher.shutdown();
         finisher.awaitTermination(30, TimeUnit.SECONDS);
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -206,7 +200,7 @@ public final class AgentNode {
         if (metricsServer != null) {
             metricsServer.close();
         }
-        settings.engine().close();
+        devices.close();
         journal.close();
         return "drained" + (clean ? "" : " (drain bound of " + bound.toSeconds() + " s reached: cancelled the jobs still running)")
                 + ": " + journal.pendingReceipts() + " receipts and " + journal.unacknowledgedBatches()

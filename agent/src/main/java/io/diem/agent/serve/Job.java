@@ -23,6 +23,8 @@ public final class Job {
     /** Wall clock (µs since the epoch) and monotonic time of admission. */
     final long admittedAtUnixMicros;
     final long admittedNanos;
+    /** The device whose scheduler ran (or finished) the job; set before it runs. */
+    volatile JobScheduler ranOn;
 
     public Job(JobTicket ticket, Model model, GenerationRequest request, TokenSink sink,
             BiConsumer<GenerationResult, Throwable> onFinish, long admittedAtUnixMicros) {

@@ -108,6 +108,7 @@ public final class JobScheduler implements AutoCloseable {
                 continue;
             }
             running = job;
+            job.ranOn = this;
             try {
                 run(job);
             } finally {

@@ -52,19 +52,19 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
     private final String nodeId;
     private final TicketVerifier tickets;
     private final Map<String, Model> models;
-    private final JobScheduler scheduler;
+    private final Devices devices;
     private final UsageJournal journal;
     private final AgentMetrics metrics;
     private final ExecutorService finisher;
     private final Clock clock;
     private final String agentVersion;
 
-    public NodeAgentService(String nodeId, TicketVerifier tickets, Map<String, Model> models, JobScheduler scheduler,
+    public NodeAgentService(String nodeId, TicketVerifier tickets, Map<String, Model> models, Devices devices,
             UsageJournal journal, AgentMetrics metrics, ExecutorService finisher, Clock clock, String agentVersion) {
         this.nodeId = nodeId;
         this.tickets = tickets;
         this.models = models;
-        this.scheduler = scheduler;
+        this.devices = devices;
         this.journal = journal;
         this.metrics = metrics;
         this.finisher = finisher;
@@ -84,7 +84,7 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
         }
         call.setOnCancelHandler(job::cancel);
         try {
-            scheduler.submit(job);
+            devices.submit(job);
         } catch (StatusRuntimeException e) {
             metrics.ticketRejected(e.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED ? "queue_full" : "draining");
             call.onError(e);
@@ -156,7 +156,8 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
         int promptTokens = failure != null ? job.request.promptTokens().size() : result.promptTokens();
         int completionTokens = failure != null ? 0 : result.completionTokens().size();
         long gpuMicros = failure != null ? 0 : (result.computeNanos() + 999) / 1000;
-        ComputeKind kind = scheduler.engine().computeKind();
+        JobScheduler device = job.ranOn;
+        ComputeKind kind = device.engine().computeKind();
         UsageReceipt receipt = UsageReceipt.newBuilder()
                 .setJobId(job.id())
                 .setNodeId(nodeId)
@@ -167,7 +168,7 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 .setCompletionTokens(completionTokens)
                 .setGpuMicros(gpuMicros)
                 .setComputeKind(kind)
-                .setGpusUsed(devicesUsed())
+                .setGpusUsed(Devices.devicesUsed(device))
                 .setStartedAtUnixMicros(job.admittedAtUnixMicros)
                 .setFinishedAtUnixMicros(Math.max(finishedAt, job.admittedAtUnixMicros))
                 .build();
@@ -183,7 +184,7 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
         }
         long durationNanos = System.nanoTime() - job.admittedNanos;
         metrics.jobFinished(job.ticket.getModel(), failure != null ? "error" : result.finishReason().name(), promptTokens,
-                completionTokens, scheduler.device(), kind == ComputeKind.COMPUTE_KIND_GPU ? "gpu" : "cpu",
+                completionTokens, device.device(), kind == ComputeKind.COMPUTE_KIND_GPU ? "gpu" : "cpu",
                 gpuMicros * 1000, failure != null ? 0 : result.firstTokenNanos(), durationNanos);
         if (call.isCancelled()) {
             return;
@@ -202,10 +203,6 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 .setWallMicros(durationNanos / 1000)
                 .setReceiptSequence(sequence)).build());
         call.onCompleted();
-    }
-
-    private int devicesUsed() {
-        return scheduler.engine() instanceof io.diem.agent.engine.cpu.CpuEngine cpu ? cpu.threads() : 1;
     }
 
     static io.diem.v1.FinishReason wire(FinishReason reason) {
@@ -279,7 +276,7 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
 
     @Override
     public void cancel(CancelRequest request, StreamObserver<CancelResponse> responses) {
-        responses.onNext(CancelResponse.newBuilder().setCancelled(scheduler.cancel(request.getJobId())).build());
+        responses.onNext(CancelResponse.newBuilder().setCancelled(devices.cancel(request.getJobId())).build());
         responses.onCompleted();
     }
 
@@ -287,15 +284,13 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
     public void describe(DescribeRequest request, StreamObserver<DescribeResponse> responses) {
         DescribeResponse.Builder b = DescribeResponse.newBuilder()
                 .setNodeId(nodeId)
-                .setEngine(scheduler.engine().name())
-                .setCapacity(scheduler.capacity())
-                .setRunning(scheduler.running())
-                .setQueued(scheduler.queued())
+                .setEngine(devices.engineName())
+                .setCapacity(devices.capacity())
+                .setRunning(devices.running())
+                .setQueued(devices.queued())
                 .setAgentVersion(agentVersion);
         models.forEach((name, m) -> b.addModels(served(name, m)));
-        if (scheduler.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
-            b.addGpus(cuda.describe());
-        }
+        b.addAllGpus(devices.gpus());
         responses.onNext(b.build());
         responses.onCompleted();
     }

@@ -62,7 +62,7 @@ class AgentServiceTest {
         Model model = new ModelLoader(null).load(dir.resolve("tiny"));
         node = new AgentNode(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()),
                 new AgentNode.Settings(dir.resolve("state"), "127.0.0.1:" + gateway.port(), "127.0.0.1:0",
-                        Map.of("tiny", model), new CpuEngine(1), 2, "127.0.0.1", 0, "test"),
+                        Map.of("tiny", model), List.of(new CpuEngine(1)), 2, "127.0.0.1", 0, "test"),
                 Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(10)).until(() -> node.link().registered());
         channel = Grpc.newChannelBuilder("127.0.0.1:" + node.port(), InsecureChannelCredentials.create()).build();

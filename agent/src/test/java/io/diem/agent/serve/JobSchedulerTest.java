@@ -31,9 +31,13 @@ class JobSchedulerTest {
     Path dir;
 
     private Job job(Model model, String id, int maxTokens, AtomicLong metered, CountDownLatch done) {
+        return job(model, id, maxTokens, metered, done, TokenSink.DISCARD);
+    }
+
+    private Job job(Model model, String id, int maxTokens, AtomicLong metered, CountDownLatch done, TokenSink sink) {
         JobTicket ticket = JobTicket.newBuilder().setJobId(id).setModel("tiny").build();
         return new Job(ticket, model, new GenerationRequest(List.of(1, 2, 3), new SamplingParams(0.9f, 1, 0, 7, maxTokens, List.of()),
-                0, 0, Set.of()), TokenSink.DISCARD, (GenerationResult r, Throwable t) -> {
+                0, 0, Set.of()), sink, (GenerationResult r, Throwable t) -> {
                     if (r != null) {
                         metered.addAndGet(r.computeNanos());
                     }
@@ -59,6 +63,41 @@ class JobSchedulerTest {
         assertThat(scheduler.busyNanos()).isLessThanOrEqualTo(wall * engine.threads());
         scheduler.drain(Duration.ofSeconds(5));
         engine.close();
+    }
+
+    @Test
+    void jobsSpreadOverDevicesByLoadAndRunOutOfRoomOnlyWhenEveryQueueIsFull() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
+        Model model = new ModelLoader(null).load(dir.resolve("tiny"));
+        Devices devices = new Devices(List.of(new CpuEngine(1), new CpuEngine(1)), 1);
+        AtomicLong metered = new AtomicLong();
+        CountDownLatch done = new CountDownLatch(4);
+        CountDownLatch release = new CountDownLatch(1);
+        TokenSink holds = (text, ids) -> { // keeps the running jobs on their devices until released
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        devices.submit(job(model, "d0", 20, metered, done, holds));
+        devices.submit(job(model, "d1", 20, metered, done, holds));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> devices.schedulers().stream().allMatch(s -> s.running() == 1)); // one each, by load
+        devices.submit(job(model, "d2", 20, metered, done)); // then one queued on each
+        devices.submit(job(model, "d3", 20, metered, done));
+        assertThat(devices.schedulers()).allSatisfy(s -> assertThat(s.running() + s.queued()).isPositive());
+        assertThatThrownBy(() -> devices.submit(job(model, "overflow", 1, metered, done)))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                    assertThat(e.getStatus().getDescription()).contains("every device's queue is full (2 devices");
+                });
+        assertThat(devices.cancel("d3")).isTrue();
+        release.countDown();
+        assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(metered.get()).isEqualTo(devices.schedulers().stream().mapToLong(JobScheduler::busyNanos).sum());
+        devices.drain(Duration.ofSeconds(5));
+        devices.close();
     }
 
     @Test

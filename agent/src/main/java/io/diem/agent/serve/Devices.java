@@ -1,0 +1,113 @@
+package io.diem.agent.serve;
+
+import io.diem.agent.engine.InferenceEngine;
+import io.diem.agent.engine.cpu.CpuEngine;
+import io.diem.agent.engine.cuda.CudaEngine;
+import io.diem.v1.GpuInfo;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The node's devices: one scheduler (and worker thread) per GPU, or one for the CPU engine. A job
+ * goes to the least loaded device whose queue has room; when every queue is full the caller gets
+ * RESOURCE_EXHAUSTED at once.
+ */
+public final class Devices implements AutoCloseable {
+
+    private final List<JobScheduler> schedulers = new ArrayList<>();
+
+    public Devices(List<InferenceEngine> engines, int queueCapacity) {
+        if (engines.isEmpty()) {
+            throw new IllegalArgumentException("a node needs at least one engine");
+        }
+        for (InferenceEngine e : engines) {
+            String label = e instanceof CudaEngine cuda ? "cuda" + cuda.gpu().index() : e.name();
+            schedulers.add(new JobScheduler(label, e, queueCapacity));
+        }
+    }
+
+    public List<JobScheduler> schedulers() {
+        return schedulers;
+    }
+
+    /** Queues the job on the least loaded device with room. */
+    public void submit(Job job) {
+        StatusRuntimeException last = null;
+        List<JobScheduler> byLoad = new ArrayList<>(schedulers);
+        byLoad.sort(Comparator.comparingInt(s -> s.running() + s.queued()));
+        for (JobScheduler s : byLoad) {
+            try {
+                s.submit(job);
+                return;
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.RESOURCE_EXHAUSTED) {
+                    throw e;
+                }
+                last = e;
+            }
+        }
+        throw Status.RESOURCE_EXHAUSTED.withDescription("every device's queue is full (" + schedulers.size() + " devices"
+                + (last == null ? "" : "; " + last.getStatus().getDescription()) + ")").asRuntimeException();
+    }
+
+    public boolean cancel(String jobId) {
+        boolean found = false;
+        for (JobScheduler s : schedulers) {
+            found |= s.cancel(jobId);
+        }
+        return found;
+    }
+
+    public int running() {
+        return schedulers.stream().mapToInt(JobScheduler::running).sum();
+    }
+
+    public int queued() {
+        return schedulers.stream().mapToInt(JobScheduler::queued).sum();
+    }
+
+    public int capacity() {
+        return schedulers.stream().mapToInt(JobScheduler::capacity).sum();
+    }
+
+    /** "cuda" or "cpu". */
+    public String engineName() {
+        return schedulers.get(0).engine().name();
+    }
+
+    public List<GpuInfo> gpus() {
+        List<GpuInfo> out = new ArrayList<>();
+        for (JobScheduler s : schedulers) {
+            if (s.engine() instanceof CudaEngine cuda) {
+                out.add(cuda.describe());
+            }
+        }
+        return out;
+    }
+
+    /** Devices a job on {@code s} runs on: CPU threads for the CPU engine, one GPU otherwise. */
+    static int devicesUsed(JobScheduler s) {
+        return s.engine() instanceof CpuEngine cpu ? cpu.threads() : 1;
+    }
+
+    /** Drains every device within one shared bound; true if nothing had to be cancelled. */
+    public boolean drain(Duration bound) throws InterruptedException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        boolean clean = true;
+        for (JobScheduler s : schedulers) {
+            clean &= s.drain(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        }
+        return clean;
+    }
+
+    @Override
+    public void close() {
+        for (JobScheduler s : schedulers) {
+            s.engine().close();
+        }
+    }
+}
