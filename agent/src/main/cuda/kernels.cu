@@ -61,8 +61,10 @@ extern "C" __global__ void embed_f32(float* out, const float* t, int token, int 
 extern "C" __global__ void embed_f16(float* out, const __half* t, int token, int dim) { embed(out, t, token, dim); }
 extern "C" __global__ void embed_bf16(float* out, const __nv_bfloat16* t, int token, int dim) { embed(out, t, token, dim); }
 
-// out = x / sqrt(mean(x^2) + eps) * w, one block.
+// out = x / sqrt(mean(x^2) + eps) * w; block b normalizes row b of n elements (prefill: one row per token).
 extern "C" __global__ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
+    x += (long) blockIdx.x * n;
+    out += (long) blockIdx.x * n;
     float ss = 0.f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) ss += x[i] * x[i];
     ss = block_sum(ss);

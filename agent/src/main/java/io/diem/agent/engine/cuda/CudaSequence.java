@@ -31,6 +31,8 @@ import jcuda.driver.CUfunction;
 final class CudaSequence implements Sequence {
 
     private static final int THREADS = 256;
+    /** Most prompt tokens one prefill pass takes. */
+    private static final int PREFILL_CHUNK = 512;
 
     private final CudaEngine engine;
     private final CudaEngine.DeviceModel dm;
@@ -115,9 +117,16 @@ final class CudaSequence implements Sequence {
         }
         cuCtxSetCurrent(engine.context());
         cuEventRecord(start, engine.stream());
-        for (int i = 0; i < tokens.length; i++) {
-            forward(tokens[i], position, i == tokens.length - 1);
+        if (tokens.length == 1) {
+            forward(tokens[0], position, true);
             position++;
+        } else {
+            // Long prompts in chunks: bounded scratch memory and grid height.
+            for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
+                int[] chunk = java.util.Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + PREFILL_CHUNK));
+                prefill(chunk, position);
+                position += chunk.length;
+            }
         }
         cuEventRecord(end, engine.stream());
         cuEventSynchronize(end);
@@ -173,13 +182,98 @@ final class CudaSequence implements Sequence {
         }
     }
 
+    /**
+     * The prompt in one pass: every projection is a matrix-matrix product over all {@code n} tokens
+     * (weights read once per step, not once per token); RoPE and attention run per token at its own
+     * position (causal). Logits only for the last token.
+     */
+    private void prefill(int[] tokens, int pos0) {
+        int n = tokens.length;
+        CudaEngine.Kernels kn = engine.kernels();
+        Prefill p = prefillBuffers(n);
+        for (int t = 0; t < n; t++) {
+            launch(kn.embed(w.tokenEmbedding.dtype), grid(c.dim), THREADS, row(p.x, t, c.dim), d(w.tokenEmbedding), tokens[t], c.dim);
+        }
+        for (int l = 0; l < c.layers; l++) {
+            launch(kn.rmsnorm, n, 1024, p.xb, p.x, d(w.attentionNorm[l]), c.dim, c.rmsNormEps);
+            matmul(w.wq[l], p.xb, p.q, n);
+            matmul(w.wk[l], p.xb, p.k, n);
+            matmul(w.wv[l], p.xb, p.v, n);
+            for (int t = 0; t < n; t++) {
+                addBias(row(p.q, t, c.qDim), w.bq[l], c.qDim);
+                addBias(row(p.k, t, c.kvDim), w.bk[l], c.kvDim);
+                addBias(row(p.v, t, c.kvDim), w.bv[l], c.kvDim);
+                launch(kn.rope, grid(c.heads * c.headDim / 2), THREADS, row(p.q, t, c.qDim), c.heads, c.headDim, pos0 + t, dm.invFreq);
+                launch(kn.rope, grid(c.kvHeads * c.headDim / 2), THREADS, row(p.k, t, c.kvDim), c.kvHeads, c.headDim, pos0 + t,
+                        dm.invFreq);
+            }
+            cuMemcpyDtoDAsync(keyCache[l].withByteOffset((long) pos0 * c.kvDim * 4), p.k, (long) n * c.kvDim * 4, engine.stream());
+            cuMemcpyDtoDAsync(valueCache[l].withByteOffset((long) pos0 * c.kvDim * 4), p.v, (long) n * c.kvDim * 4, engine.stream());
+            for (int t = 0; t < n; t++) {
+                int pos = pos0 + t;
+                int first = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
+                launch(kn.attention, c.heads, THREADS, row(p.att, t, c.qDim), row(p.q, t, c.qDim), keyCache[l], valueCache[l], scores,
+                        c.headDim, c.kvDim, c.groupSize, first, pos, capacity, (float) (1.0 / Math.sqrt(c.headDim)));
+            }
+            matmul(w.wo[l], p.att, p.xb2, n);
+            for (int t = 0; t < n; t++) {
+                addBias(row(p.xb2, t, c.dim), w.bo[l], c.dim);
+            }
+            launch(kn.add, grid(n * c.dim), THREADS, p.x, p.xb2, n * c.dim);
+            launch(kn.rmsnorm, n, 1024, p.xb, p.x, d(w.ffnNorm[l]), c.dim, c.rmsNormEps);
+            matmul(w.wGate[l], p.xb, p.hb, n);
+            matmul(w.wUp[l], p.xb, p.hb2, n);
+            launch(kn.swiglu, grid(n * c.hiddenDim), THREADS, p.hb, p.hb2, n * c.hiddenDim);
+            matmul(w.wDown[l], p.hb, p.xb2, n);
+            launch(kn.add, grid(n * c.dim), THREADS, p.x, p.xb2, n * c.dim);
+        }
+        cuMemcpyDtoDAsync(x, row(p.x, n - 1, c.dim), c.dim * 4L, engine.stream()); // decode continues from the last token
+        launch(kn.rmsnorm, 1, 1024, xb, x, d(w.finalNorm), c.dim, c.rmsNormEps);
+        matvec(w.output, xb, logits);
+    }
+
+    /** Scratch of the prefill pass, (tokens × width) row-major, grown on demand. */
+    private static final class Prefill {
+        int tokens;
+        CUdeviceptr x, xb, xb2, q, k, v, att, hb, hb2;
+    }
+
+    private Prefill prefill;
+
+    private Prefill prefillBuffers(int n) {
+        if (prefill == null || prefill.tokens < n) {
+            Prefill p = new Prefill();
+            p.tokens = n;
+            p.x = buffer((long) n * c.dim);
+            p.xb = buffer((long) n * c.dim);
+            p.xb2 = buffer((long) n * c.dim);
+            p.q = buffer((long) n * c.qDim);
+            p.k = buffer((long) n * c.kvDim);
+            p.v = buffer((long) n * c.kvDim);
+            p.att = buffer((long) n * c.qDim);
+            p.hb = buffer((long) n * c.hiddenDim);
+            p.hb2 = buffer((long) n * c.hiddenDim);
+            prefill = p;
+        }
+        return prefill;
+    }
+
+    private static CUdeviceptr row(CUdeviceptr base, int row, int width) {
+        return base.withByteOffset((long) row * width * 4);
+    }
+
     private void matvec(Tensor weight, CUdeviceptr in, CUdeviceptr out) {
+        matmul(weight, in, out, 1);
+    }
+
+    /** out[t] = W · in[t] for t < tokens: a matrix-vector product for 1 token, matrix-matrix for more. */
+    private void matmul(Tensor weight, CUdeviceptr in, CUdeviceptr out, int tokens) {
         int warpsPerBlock = THREADS / 32;
         int blocks = (weight.rows + warpsPerBlock - 1) / warpsPerBlock;
         CUfunction f = engine.kernels().matmul(weight.dtype);
         Pointer params = Pointer.to(Pointer.to(out), Pointer.to(d(weight)), Pointer.to(in), Pointer.to(new int[] {weight.rows}),
-                Pointer.to(new int[] {weight.cols}), Pointer.to(new int[] {1}));
-        cuLaunchKernel(f, blocks, 1, 1, THREADS, 1, 1, 0, engine.stream(), params, null);
+                Pointer.to(new int[] {weight.cols}), Pointer.to(new int[] {tokens}));
+        cuLaunchKernel(f, blocks, tokens, 1, THREADS, 1, 1, 0, engine.stream(), params, null);
     }
 
     private void addBias(CUdeviceptr x, Tensor bias, int n) {
