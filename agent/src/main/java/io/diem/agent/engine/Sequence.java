@@ -23,4 +23,20 @@ public interface Sequence extends AutoCloseable {
 
     @Override
     void close();
+
+    /** The checks every engine makes before a step: tokens present, room in the cache, ids in the vocabulary. */
+    static void checkStep(int[] tokens, int position, int capacity, int vocabSize) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("a step needs at least one token");
+        }
+        if (position + tokens.length > capacity) {
+            throw new IllegalArgumentException("step of " + tokens.length + " tokens at position " + position
+                    + " exceeds the sequence capacity of " + capacity);
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= vocabSize) {
+                throw new IllegalArgumentException("token id " + t + " is outside the vocabulary (0.." + (vocabSize - 1) + ")");
+            }
+        }
+    }
 }

@@ -124,13 +124,7 @@ final class CpuSequence implements Sequence {
 
     @Override
     public float[] step(int[] tokens) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("a step needs at least one token");
-        }
-        if (position + tokens.length > capacity) {
-            throw new IllegalArgumentException("step of " + tokens.length + " tokens at position " + position
-                    + " exceeds the sequence capacity of " + capacity);
-        }
+        Sequence.checkStep(tokens, position, capacity, c.vocabSize);
         long before = engine.cpuNanos();
         for (int i = 0; i < tokens.length; i++) {
             forward(tokens[i], position, i == tokens.length - 1);
@@ -142,9 +136,6 @@ final class CpuSequence implements Sequence {
 
     /** One token through the whole network; logits only when asked (the last prompt token, each decode). */
     private void forward(int token, int pos, boolean wantLogits) {
-        if (token < 0 || token >= c.vocabSize) {
-            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary (0.." + (c.vocabSize - 1) + ")");
-        }
         int dim = c.dim;
         // token embedding
         w.tokenEmbedding.row(token, x);

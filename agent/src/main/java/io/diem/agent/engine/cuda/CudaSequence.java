@@ -103,18 +103,7 @@ final class CudaSequence implements Sequence {
 
     @Override
     public float[] step(int[] tokens) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("a step needs at least one token");
-        }
-        if (position + tokens.length > capacity) {
-            throw new IllegalArgumentException("step of " + tokens.length + " tokens at position " + position
-                    + " exceeds the sequence capacity of " + capacity);
-        }
-        for (int t : tokens) {
-            if (t < 0 || t >= c.vocabSize) {
-                throw new IllegalArgumentException("token id " + t + " is outside the vocabulary (0.." + (c.vocabSize - 1) + ")");
-            }
-        }
+        Sequence.checkStep(tokens, position, capacity, c.vocabSize);
         cuCtxSetCurrent(engine.context());
         cuEventRecord(start, engine.stream());
         if (tokens.length == 1) {
