@@ -8,9 +8,11 @@
 #   (3) metered GPU-seconds vs busy time sampled independently by nvidia-smi.
 set -uo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-out=${OUT:-$repo/.device/out}
-mkdir -p "$out"
+final=${OUT:-$repo/.device/out}   # the device tool returns at most 8 files: results go back as one archive
+mkdir -p "$final"
 work=$(mktemp -d)
+out="$work/results"
+mkdir -p "$out"
 tar xzf "$repo/.device/bundle.tar.gz" -C "$work"
 java="$work/runtime/bin/java"
 command -v java >/dev/null && java -version 2>&1 | grep -q 'version "\(1[7-9]\|2[0-9]\)' && java=java
@@ -85,3 +87,6 @@ print(f"{'check':45} result")
 for k, v in rows:
     print(f"{k:45} {v}")
 PY
+echo "--- engine logs (tails) ---"
+for f in cuda-tiny.log cpu-tiny.log cuda-1b.log; do echo "## $f"; tail -n 6 "$out/$f" 2>/dev/null; done
+tar czf "$final/device-check.tar.gz" -C "$out" .

@@ -17,13 +17,7 @@ public final class Generator {
 
     public static GenerationResult generate(Sequence sequence, Tokenizer tokenizer, GenerationRequest request,
             TokenSink sink, Cancellation cancellation) {
-        List<Integer> prompt = request.promptTokens();
-        for (int id : prompt) {
-            if (!tokenizer.contains(id)) {
-                throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary (0.."
-                        + (tokenizer.vocabularySize() - 1) + ")");
-            }
-        }
+        List<Integer> prompt = request.promptTokens(); // ids are checked against the model's vocabulary by the step
         if (prompt.size() >= sequence.capacity() - sequence.position()) {
             throw new IllegalArgumentException("prompt of " + prompt.size() + " tokens leaves no room in a context of "
                     + sequence.capacity() + " tokens");

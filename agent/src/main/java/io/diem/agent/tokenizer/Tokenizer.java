@@ -419,10 +419,17 @@ public final class Tokenizer {
 
     // ---------------------------------------------------------------- decoding
 
-    /** The bytes a token stands for (an added token's content in UTF-8). */
+    /**
+     * The bytes a token stands for (an added token's content in UTF-8). Models often pad their
+     * embedding past the tokenizer's vocabulary (Qwen2, random test models); such ids, and ids with no
+     * token, stand for no text.
+     */
     public byte[] tokenBytes(int id) {
-        if (id < 0 || id >= idToToken.length || idToToken[id] == null) {
-            throw new IllegalArgumentException("token id " + id + " is not in the vocabulary (size " + idToToken.length + ")");
+        if (id < 0) {
+            throw new IllegalArgumentException("token id " + id + " is negative");
+        }
+        if (id >= idToToken.length || idToToken[id] == null) {
+            return new byte[0];
         }
         String token = idToToken[id];
         if (addedTokens.containsKey(token) && !vocab.containsKey(token)) {

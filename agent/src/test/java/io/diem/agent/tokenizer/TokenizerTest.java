@@ -83,6 +83,15 @@ class TokenizerTest {
     }
 
     @Test
+    void idsPastTheTokenizersVocabularyStandForNoText() {
+        // models pad their embedding past the tokenizer (here: the tokenizer's size and beyond)
+        int padded = tokenizer.vocabularySize() + 5;
+        assertThat(tokenizer.tokenBytes(padded)).isEmpty();
+        assertThat(tokenizer.decode(List.of(tokenizer.encodeRaw("a", false).get(0), padded))).isEqualTo("a");
+        assertThat(new StreamingDecoder(tokenizer).push(padded)).isEmpty();
+    }
+
+    @Test
     void streamingNeverEmitsHalfACharacter() {
         String text = "東京🙂é";
         List<Integer> ids = new ArrayList<>();
