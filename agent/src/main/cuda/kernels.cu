@@ -128,7 +128,7 @@ extern "C" __global__ void add(float* x, const float* y, int n) {
 }
 
 // Rotary embedding, "rotate half" layout: element i pairs with i + headDim/2, angle pos * invFreq[i].
-extern "C" __global__ void rope(float* x, int heads, int headDim, int pos, const float* invFreq) {
+__device__ void rotate(float* x, int heads, int headDim, int pos, const float* invFreq) {
     int half = headDim / 2;
     for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < heads * half; j += gridDim.x * blockDim.x) {
         int h = j / half, i = j % half;
@@ -141,10 +141,14 @@ extern "C" __global__ void rope(float* x, int heads, int headDim, int pos, const
     }
 }
 
+extern "C" __global__ void rope(float* x, int heads, int headDim, int pos, const float* invFreq) {
+    rotate(x, heads, headDim, pos, invFreq);
+}
+
 // Grouped-query attention for one query position over cached positions [first, pos]: one block per
 // head. scores: (heads, capacity) scratch. out: (heads * headDim).
-extern "C" __global__ void attention(float* out, const float* q, const float* keys, const float* values, float* scores,
-                                     int headDim, int kvDim, int groupSize, int first, int pos, int capacity, float scale) {
+__device__ void attend(float* out, const float* q, const float* keys, const float* values, float* scores,
+                       int headDim, int kvDim, int groupSize, int first, int pos, int capacity, float scale) {
     int h = blockIdx.x;
     int kvBase = (h / groupSize) * headDim;
     const float* qh = q + h * headDim;
@@ -175,10 +179,47 @@ extern "C" __global__ void attention(float* out, const float* q, const float* ke
     }
 }
 
+extern "C" __global__ void attention(float* out, const float* q, const float* keys, const float* values, float* scores,
+                                     int headDim, int kvDim, int groupSize, int first, int pos, int capacity, float scale) {
+    attend(out, q, keys, values, scores, headDim, kvDim, groupSize, first, pos, capacity, scale);
+}
+
 // SwiGLU: gate[i] = silu(gate[i]) * up[i]
 extern "C" __global__ void swiglu(float* gate, const float* up, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         float g = gate[i];
         gate[i] = g / (1.f + __expf(-g)) * up[i];
     }
+}
+
+// ---- Decode-step variants for CUDA graphs: the token and position come from device memory
+// (state[0] = token, state[1] = position), so one captured graph serves every decode step.
+
+template <typename T>
+__device__ void embed_at(float* out, const T* table, const int* state, int dim) {
+    embed(out, table, state[0], dim);
+}
+extern "C" __global__ void embed_f32_at(float* out, const float* t, const int* s, int dim) { embed_at(out, t, s, dim); }
+extern "C" __global__ void embed_f16_at(float* out, const __half* t, const int* s, int dim) { embed_at(out, t, s, dim); }
+extern "C" __global__ void embed_bf16_at(float* out, const __nv_bfloat16* t, const int* s, int dim) { embed_at(out, t, s, dim); }
+
+extern "C" __global__ void rope_at(float* x, int heads, int headDim, const int* state, const float* invFreq) {
+    rotate(x, heads, headDim, state[1], invFreq);
+}
+
+// keys[pos] = k, values[pos] = v (kvDim floats each).
+extern "C" __global__ void kv_store_at(float* keys, float* values, const float* k, const float* v, int kvDim, const int* state) {
+    long base = (long) state[1] * kvDim;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < kvDim; i += gridDim.x * blockDim.x) {
+        keys[base + i] = k[i];
+        values[base + i] = v[i];
+    }
+}
+
+extern "C" __global__ void attention_at(float* out, const float* q, const float* keys, const float* values, float* scores,
+                                        int headDim, int kvDim, int groupSize, int window, const int* state, int capacity,
+                                        float scale) {
+    int pos = state[1];
+    attend(out, q, keys, values, scores, headDim, kvDim, groupSize, window > 0 ? max(0, pos - window + 1) : 0, pos, capacity,
+           scale);
 }

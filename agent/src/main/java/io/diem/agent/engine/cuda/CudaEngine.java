@@ -47,6 +47,8 @@ public final class CudaEngine implements InferenceEngine {
     /** Kernel entry points, loaded once from the PTX. */
     static final class Kernels {
         final CUfunction embedF32, embedF16, embedBf16, rmsnorm, matmulF32, matmulF16, matmulBf16, add, rope, attention, swiglu;
+        /** Decode-step variants reading token and position from device memory (for CUDA graphs). */
+        final CUfunction embedF32At, embedF16At, embedBf16At, ropeAt, kvStoreAt, attentionAt;
 
         Kernels(CUmodule m) {
             embedF32 = fn(m, "embed_f32");
@@ -60,6 +62,20 @@ public final class CudaEngine implements InferenceEngine {
             rope = fn(m, "rope");
             attention = fn(m, "attention");
             swiglu = fn(m, "swiglu");
+            embedF32At = fn(m, "embed_f32_at");
+            embedF16At = fn(m, "embed_f16_at");
+            embedBf16At = fn(m, "embed_bf16_at");
+            ropeAt = fn(m, "rope_at");
+            kvStoreAt = fn(m, "kv_store_at");
+            attentionAt = fn(m, "attention_at");
+        }
+
+        CUfunction embedAt(DType t) {
+            return switch (t) {
+                case F32 -> embedF32At;
+                case F16 -> embedF16At;
+                case BF16 -> embedBf16At;
+            };
         }
 
         private static CUfunction fn(CUmodule m, String name) {

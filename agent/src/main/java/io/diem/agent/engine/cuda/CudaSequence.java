@@ -10,6 +10,7 @@ import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 
 import io.diem.agent.engine.Sequence;
 import io.diem.agent.model.LlamaWeights;
@@ -45,6 +46,9 @@ final class CudaSequence implements Sequence {
     private final CUevent start = new CUevent();
     private final CUevent end = new CUevent();
     private final float[] hostLogits;
+    /** (2 ints) the decode step's token and position, read by the captured graph. */
+    private final CUdeviceptr state;
+    private jcuda.driver.CUgraphExec graphExec;
     private int position;
     private long lastStepNanos;
 
@@ -77,6 +81,7 @@ final class CudaSequence implements Sequence {
         cuEventCreate(start, 0);
         cuEventCreate(end, 0);
         hostLogits = new float[c.vocabSize];
+        state = buffer(2);
     }
 
     private CUdeviceptr buffer(long floats) {
@@ -107,7 +112,7 @@ final class CudaSequence implements Sequence {
         cuCtxSetCurrent(engine.context());
         cuEventRecord(start, engine.stream());
         if (tokens.length == 1) {
-            forward(tokens[0], position, true);
+            decodeWithGraph(tokens[0], position);
             position++;
         } else {
             // Long prompts in chunks: bounded scratch memory and grid height.
@@ -130,34 +135,46 @@ final class CudaSequence implements Sequence {
         return dm.tensors.get(t);
     }
 
-    private void forward(int token, int pos, boolean wantLogits) {
+    /**
+     * One decode step as a single CUDA graph launch: the step's ~14 launches per layer are captured
+     * once (token and position read from {@code state} in device memory) and replayed, which removes
+     * the per-launch host cost that bounds batch-1 decode.
+     */
+    private void decodeWithGraph(int token, int pos) {
+        cuMemcpyHtoDAsync(state, Pointer.to(new int[] {token, pos}), 8, engine.stream());
+        if (graphExec == null) {
+            jcuda.driver.JCudaDriver.cuStreamBeginCapture(engine.stream(),
+                    jcuda.driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+            forwardFromState();
+            jcuda.driver.CUgraph graph = new jcuda.driver.CUgraph();
+            jcuda.driver.JCudaDriver.cuStreamEndCapture(engine.stream(), graph);
+            graphExec = new jcuda.driver.CUgraphExec();
+            jcuda.driver.JCudaDriver.cuGraphInstantiate(graphExec, graph, 0);
+            jcuda.driver.JCudaDriver.cuGraphDestroy(graph);
+        }
+        jcuda.driver.JCudaDriver.cuGraphLaunch(graphExec, engine.stream());
+    }
+
+    /** The decode forward pass with token and position taken from {@code state}: what the graph holds. */
+    private void forwardFromState() {
         CudaEngine.Kernels kn = engine.kernels();
-        launch(kn.embed(w.tokenEmbedding.dtype), grid(c.dim), THREADS, x, d(w.tokenEmbedding), token, c.dim);
-        int first = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
+        launch(kn.embedAt(w.tokenEmbedding.dtype), grid(c.dim), THREADS, x, d(w.tokenEmbedding), state, c.dim);
         for (int l = 0; l < c.layers; l++) {
-            // attention rmsnorm
             launch(kn.rmsnorm, 1, 1024, xb, x, d(w.attentionNorm[l]), c.dim, c.rmsNormEps);
-            // q, k, v projections (+ biases)
             matvec(w.wq[l], xb, q);
             matvec(w.wk[l], xb, k);
             matvec(w.wv[l], xb, v);
             addBias(q, w.bq[l], c.qDim);
             addBias(k, w.bk[l], c.kvDim);
             addBias(v, w.bv[l], c.kvDim);
-            // RoPE
-            launch(kn.rope, grid(c.heads * c.headDim / 2), THREADS, q, c.heads, c.headDim, pos, dm.invFreq);
-            launch(kn.rope, grid(c.kvHeads * c.headDim / 2), THREADS, k, c.kvHeads, c.headDim, pos, dm.invFreq);
-            // append to the KV cache
-            cuMemcpyDtoDAsync(keyCache[l].withByteOffset((long) pos * c.kvDim * 4), k, c.kvDim * 4L, engine.stream());
-            cuMemcpyDtoDAsync(valueCache[l].withByteOffset((long) pos * c.kvDim * 4), v, c.kvDim * 4L, engine.stream());
-            // grouped-query attention
-            launch(kn.attention, c.heads, THREADS, att, q, keyCache[l], valueCache[l], scores, c.headDim, c.kvDim,
-                    c.groupSize, first, pos, capacity, (float) (1.0 / Math.sqrt(c.headDim)));
-            // output projection and residual
+            launch(kn.ropeAt, grid(c.heads * c.headDim / 2), THREADS, q, c.heads, c.headDim, state, dm.invFreq);
+            launch(kn.ropeAt, grid(c.kvHeads * c.headDim / 2), THREADS, k, c.kvHeads, c.headDim, state, dm.invFreq);
+            launch(kn.kvStoreAt, grid(c.kvDim), THREADS, keyCache[l], valueCache[l], k, v, c.kvDim, state);
+            launch(kn.attentionAt, c.heads, THREADS, att, q, keyCache[l], valueCache[l], scores, c.headDim, c.kvDim,
+                    c.groupSize, c.slidingWindow, state, capacity, (float) (1.0 / Math.sqrt(c.headDim)));
             matvec(w.wo[l], att, xb2);
             addBias(xb2, w.bo[l], c.dim);
             launch(kn.add, grid(c.dim), THREADS, x, xb2, c.dim);
-            // ffn rmsnorm, SwiGLU, residual
             launch(kn.rmsnorm, 1, 1024, xb, x, d(w.ffnNorm[l]), c.dim, c.rmsNormEps);
             matvec(w.wGate[l], xb, hb);
             matvec(w.wUp[l], xb, hb2);
@@ -165,10 +182,8 @@ final class CudaSequence implements Sequence {
             matvec(w.wDown[l], hb, xb2);
             launch(kn.add, grid(c.dim), THREADS, x, xb2, c.dim);
         }
-        if (wantLogits) {
-            launch(kn.rmsnorm, 1, 1024, xb, x, d(w.finalNorm), c.dim, c.rmsNormEps);
-            matvec(w.output, xb, logits);
-        }
+        launch(kn.rmsnorm, 1, 1024, xb, x, d(w.finalNorm), c.dim, c.rmsNormEps);
+        matvec(w.output, xb, logits);
     }
 
     /**
@@ -294,6 +309,9 @@ final class CudaSequence implements Sequence {
     @Override
     public void close() {
         cuCtxSetCurrent(engine.context());
+        if (graphExec != null) {
+            jcuda.driver.JCudaDriver.cuGraphExecDestroy(graphExec);
+        }
         owned.forEach(p -> cuMemFree(p));
         owned.clear();
         cuEventDestroy(start);

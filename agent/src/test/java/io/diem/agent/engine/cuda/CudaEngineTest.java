@@ -84,7 +84,8 @@ class CudaEngineTest {
             entries.add(m.group(1));
         }
         assertThat(entries).containsExactlyInAnyOrder("embed_f32", "embed_f16", "embed_bf16", "rmsnorm", "matmul_f32",
-                "matmul_f16", "matmul_bf16", "add", "rope", "attention", "swiglu");
+                "matmul_f16", "matmul_bf16", "add", "rope", "attention", "swiglu", "embed_f32_at", "embed_f16_at",
+                "embed_bf16_at", "rope_at", "kv_store_at", "attention_at");
         assertThat(ptx).contains(".target sm_80");
     }
 
