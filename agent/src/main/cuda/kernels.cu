@@ -111,6 +111,7 @@ __device__ void matmul(float* out, const T* w, const float* x, int rows, int col
     const float* xt = x + (long) t * cols;
     float s = 0.f;
     if (cols % 8 == 0) {
+#pragma unroll 4
         for (int c = lane * 8; c < cols; c += WARP * 8) s += dot8(wr + c, xt + c);
     } else {
         for (int c = lane; c < cols; c += WARP) s += load(wr, c) * xt[c];

@@ -32,6 +32,8 @@ import jcuda.driver.CUfunction;
 final class CudaSequence implements Sequence {
 
     private static final int THREADS = 256;
+    /** Rows (one warp each) per matmul block: small blocks spread even the 512-row k/v products over the SMs. */
+    private static final int MATMUL_ROWS_PER_BLOCK = 2;
     /** Most prompt tokens one prefill pass takes. */
     private static final int PREFILL_CHUNK = 512;
 
@@ -272,12 +274,11 @@ final class CudaSequence implements Sequence {
 
     /** out[t] = W · in[t] for t < tokens: a matrix-vector product for 1 token, matrix-matrix for more. */
     private void matmul(Tensor weight, CUdeviceptr in, CUdeviceptr out, int tokens) {
-        int warpsPerBlock = THREADS / 32;
-        int blocks = (weight.rows + warpsPerBlock - 1) / warpsPerBlock;
+        int blocks = (weight.rows + MATMUL_ROWS_PER_BLOCK - 1) / MATMUL_ROWS_PER_BLOCK;
         CUfunction f = engine.kernels().matmul(weight.dtype);
         Pointer params = Pointer.to(Pointer.to(out), Pointer.to(d(weight)), Pointer.to(in), Pointer.to(new int[] {weight.rows}),
                 Pointer.to(new int[] {weight.cols}), Pointer.to(new int[] {tokens}));
-        cuLaunchKernel(f, blocks, tokens, 1, THREADS, 1, 1, 0, engine.stream(), params, null);
+        cuLaunchKernel(f, blocks, tokens, 1, MATMUL_ROWS_PER_BLOCK * 32, 1, 1, 0, engine.stream(), params, null);
     }
 
     private void addBias(CUdeviceptr x, Tensor bias, int n) {
