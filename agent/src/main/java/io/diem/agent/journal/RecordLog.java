@@ -1,5 +1,6 @@
 package io.diem.agent.journal;
 
+import io.diem.common.Channels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -46,14 +47,14 @@ final class RecordLog implements AutoCloseable {
             CRC32C crc = new CRC32C();
             while (good + 8 <= size) {
                 header.clear();
-                readFully(ch, header, good);
+                Channels.readFully(ch, header, good);
                 int length = header.getInt(0);
                 int expected = header.getInt(4);
                 if (length < 0 || length > MAX_RECORD || good + 8 + length > size) {
                     break;
                 }
                 ByteBuffer payload = ByteBuffer.allocate(length);
-                readFully(ch, payload, good + 8);
+                Channels.readFully(ch, payload, good + 8);
                 crc.reset();
                 crc.update(payload.array());
                 if ((int) crc.getValue() != expected) {
@@ -75,16 +76,6 @@ final class RecordLog implements AutoCloseable {
         }
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer buffer, long position) throws IOException {
-        long pos = position;
-        while (buffer.hasRemaining()) {
-            int n = ch.read(buffer, pos);
-            if (n < 0) {
-                throw new IOException("unexpected end of file");
-            }
-            pos += n;
-        }
-    }
 
     static byte[] frame(byte[] payload) {
         if (payload.length > MAX_RECORD) {

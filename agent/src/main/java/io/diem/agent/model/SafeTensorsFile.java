@@ -4,6 +4,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import io.diem.common.Channels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -46,7 +47,7 @@ public final class SafeTensorsFile {
                 throw new ModelLoadException(path + ": truncated safetensors file (" + size + " bytes, no header)");
             }
             ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(channel, lengthBytes, 0);
+            Channels.readFully(channel, lengthBytes, 0);
             long headerLength = lengthBytes.getLong(0);
             if (headerLength < 2 || headerLength > MAX_HEADER_BYTES) {
                 throw new ModelLoadException(path + ": safetensors header of " + Long.toUnsignedString(headerLength)
@@ -57,7 +58,7 @@ public final class SafeTensorsFile {
                         + " bytes but the file has " + (size - 8) + " after the length");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLength);
-            readFully(channel, header, 8);
+            Channels.readFully(channel, header, 8);
             long dataStart = 8 + headerLength;
             Map<String, Entry> entries = parseHeader(path, new String(header.array(), StandardCharsets.UTF_8),
                     size - dataStart);
@@ -123,16 +124,6 @@ public final class SafeTensorsFile {
         return entries;
     }
 
-    private static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
-        long pos = position;
-        while (buffer.hasRemaining()) {
-            int n = channel.read(buffer, pos);
-            if (n < 0) {
-                throw new IOException("unexpected end of file at byte " + pos);
-            }
-            pos += n;
-        }
-    }
 
     public Path path() {
         return path;

@@ -13,7 +13,6 @@ import io.diem.gateway.ledger.Pricing;
 import io.diem.gateway.metrics.GatewayMetrics;
 import io.diem.gateway.usage.JobStore;
 import io.diem.sign.TicketMinter;
-import io.diem.sign.TicketVerifier;
 import io.diem.v1.Balance;
 import io.diem.v1.ChatMessage;
 import io.diem.v1.ExecuteRequest;

@@ -154,14 +154,14 @@ public final class Ledger {
                 s.executeUpdate();
             }
             record(c, "create:" + id, id, "create", 0, trimmed, now);
-            return load(c, id, false);
+            return load(c, id);
         });
     }
 
     public Account account(String accountId) {
         return tx(c -> {
             lockAndMature(c, accountId);
-            return load(c, accountId, false);
+            return load(c, accountId);
         });
     }
 
@@ -181,7 +181,7 @@ public final class Ledger {
             }
             List<Account> out = new ArrayList<>();
             for (String id : ids) {
-                out.add(load(c, id, false));
+                out.add(load(c, id));
             }
             return out;
         });
@@ -317,6 +317,8 @@ public final class Ledger {
     /** The mutable balances of one locked account row. */
     static final class Row {
         String id;
+        String name;
+        long createdAt;
         long vvv, svvv, svvvLocked, vvvUnstaking, vvvUnstakingUntil, diem, diemStaked, diemUnstaking,
                 diemUnstakingUntil, diemMinted;
     }
@@ -332,7 +334,7 @@ public final class Ledger {
             mutation.apply(c, row);
             store(c, row);
             record(c, kind + ":" + randomHex(8), accountId, kind, amount, "", now());
-            return load(c, accountId, false);
+            return load(c, accountId);
         });
     }
 
@@ -350,7 +352,8 @@ public final class Ledger {
 
     private Row read(Connection c, String accountId, boolean lock) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("SELECT vvv, svvv, svvv_locked, vvv_unstaking, vvv_unstaking_until, "
-                + "diem, diem_staked, diem_unstaking, diem_unstaking_until, diem_minted FROM accounts WHERE account_id = ?"
+                + "diem, diem_staked, diem_unstaking, diem_unstaking_until, diem_minted, name, created_at FROM accounts "
+                + "WHERE account_id = ?"
                 + (lock ? " FOR UPDATE" : ""))) {
             s.setString(1, accountId == null ? "" : accountId);
             try (ResultSet rs = s.executeQuery()) {
@@ -369,6 +372,8 @@ public final class Ledger {
                 r.diemUnstaking = rs.getLong(8);
                 r.diemUnstakingUntil = rs.getLong(9);
                 r.diemMinted = rs.getLong(10);
+                r.name = rs.getString(11);
+                r.createdAt = rs.getLong(12);
                 return r;
             }
         }
@@ -393,19 +398,9 @@ public final class Ledger {
         }
     }
 
-    private Account load(Connection c, String accountId, boolean lock) throws SQLException {
-        Row r = read(c, accountId, lock);
-        String name;
-        long created;
-        try (PreparedStatement s = c.prepareStatement("SELECT name, created_at FROM accounts WHERE account_id = ?")) {
-            s.setString(1, accountId);
-            try (ResultSet rs = s.executeQuery()) {
-                rs.next();
-                name = rs.getString(1);
-                created = rs.getLong(2);
-            }
-        }
-        return new Account(accountId, name, instant(created), r.vvv, r.svvv, r.svvvLocked, r.vvvUnstaking,
+    private Account load(Connection c, String accountId) throws SQLException {
+        Row r = read(c, accountId, false);
+        return new Account(accountId, r.name, instant(r.createdAt), r.vvv, r.svvv, r.svvvLocked, r.vvvUnstaking,
                 instant(r.vvvUnstakingUntil), r.diem, r.diemStaked, r.diemUnstaking, instant(r.diemUnstakingUntil),
                 r.diemMinted, balance(c, r, now()));
     }
