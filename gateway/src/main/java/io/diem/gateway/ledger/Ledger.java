@@ -159,29 +159,22 @@ public final class Ledger {
     }
 
     public Account account(String accountId) {
-        return tx(c -> {
-            lockAndMature(c, accountId);
-            return load(c, accountId);
-        });
+        return tx(c -> account(c, lockAndMature(c, accountId)));
     }
 
     /** Accounts ordered by id, after {@code afterId} (empty for the first page). */
     public List<Account> accounts(int limit, String afterId) {
         return tx(c -> {
-            List<String> ids = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement(
-                    "SELECT account_id FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?")) {
+            List<Account> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT " + ROW_COLUMNS
+                    + " FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?")) {
                 s.setString(1, afterId == null ? "" : afterId);
                 s.setInt(2, limit);
                 try (ResultSet rs = s.executeQuery()) {
                     while (rs.next()) {
-                        ids.add(rs.getString(1));
+                        out.add(account(c, row(rs)));
                     }
                 }
-            }
-            List<Account> out = new ArrayList<>();
-            for (String id : ids) {
-                out.add(load(c, id));
             }
             return out;
         });
@@ -334,7 +327,7 @@ public final class Ledger {
             mutation.apply(c, row);
             store(c, row);
             record(c, kind + ":" + randomHex(8), accountId, kind, amount, "", now());
-            return load(c, accountId);
+            return account(c, row);
         });
     }
 
@@ -350,33 +343,39 @@ public final class Ledger {
         return row;
     }
 
+    private static final String ROW_COLUMNS = "account_id, vvv, svvv, svvv_locked, vvv_unstaking, vvv_unstaking_until, "
+            + "diem, diem_staked, diem_unstaking, diem_unstaking_until, diem_minted, name, created_at";
+
     private Row read(Connection c, String accountId, boolean lock) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT vvv, svvv, svvv_locked, vvv_unstaking, vvv_unstaking_until, "
-                + "diem, diem_staked, diem_unstaking, diem_unstaking_until, diem_minted, name, created_at FROM accounts "
-                + "WHERE account_id = ?"
+        try (PreparedStatement s = c.prepareStatement("SELECT " + ROW_COLUMNS + " FROM accounts WHERE account_id = ?"
                 + (lock ? " FOR UPDATE" : ""))) {
             s.setString(1, accountId == null ? "" : accountId);
             try (ResultSet rs = s.executeQuery()) {
                 if (!rs.next()) {
                     throw new LedgerException(Kind.NOT_FOUND, "no account '" + accountId + "'");
                 }
-                Row r = new Row();
-                r.id = accountId;
-                r.vvv = rs.getLong(1);
-                r.svvv = rs.getLong(2);
-                r.svvvLocked = rs.getLong(3);
-                r.vvvUnstaking = rs.getLong(4);
-                r.vvvUnstakingUntil = rs.getLong(5);
-                r.diem = rs.getLong(6);
-                r.diemStaked = rs.getLong(7);
-                r.diemUnstaking = rs.getLong(8);
-                r.diemUnstakingUntil = rs.getLong(9);
-                r.diemMinted = rs.getLong(10);
-                r.name = rs.getString(11);
-                r.createdAt = rs.getLong(12);
-                return r;
+                return row(rs);
             }
         }
+    }
+
+    /** The current result row, selected as {@link #ROW_COLUMNS}. */
+    private static Row row(ResultSet rs) throws SQLException {
+        Row r = new Row();
+        r.id = rs.getString(1);
+        r.vvv = rs.getLong(2);
+        r.svvv = rs.getLong(3);
+        r.svvvLocked = rs.getLong(4);
+        r.vvvUnstaking = rs.getLong(5);
+        r.vvvUnstakingUntil = rs.getLong(6);
+        r.diem = rs.getLong(7);
+        r.diemStaked = rs.getLong(8);
+        r.diemUnstaking = rs.getLong(9);
+        r.diemUnstakingUntil = rs.getLong(10);
+        r.diemMinted = rs.getLong(11);
+        r.name = rs.getString(12);
+        r.createdAt = rs.getLong(13);
+        return r;
     }
 
     private static void store(Connection c, Row r) throws SQLException {
@@ -399,8 +398,12 @@ public final class Ledger {
     }
 
     private Account load(Connection c, String accountId) throws SQLException {
-        Row r = read(c, accountId, false);
-        return new Account(accountId, r.name, instant(r.createdAt), r.vvv, r.svvv, r.svvvLocked, r.vvvUnstaking,
+        return account(c, read(c, accountId, false));
+    }
+
+    /** The account as its row now stands (read or just stored in this transaction). */
+    private Account account(Connection c, Row r) throws SQLException {
+        return new Account(r.id, r.name, instant(r.createdAt), r.vvv, r.svvv, r.svvvLocked, r.vvvUnstaking,
                 instant(r.vvvUnstakingUntil), r.diem, r.diemStaked, r.diemUnstaking, instant(r.diemUnstakingUntil),
                 r.diemMinted, balance(c, r, now()));
     }
