@@ -4,7 +4,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import io.diem.agent.engine.Cancellation;
-import io.diem.agent.engine.Engines;
 import io.diem.agent.engine.GenerationRequest;
 import io.diem.agent.engine.GenerationResult;
 import io.diem.agent.engine.Generator;
@@ -23,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code diem-agent run}: one generation on this machine, streamed to the terminal. */
@@ -62,11 +62,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--stop", description = "Stop sequence (repeatable).")
     List<String> stop = new ArrayList<>();
 
-    @Option(names = "--engine", defaultValue = "auto", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.")
-    String engine;
-
-    @Option(names = "--threads", description = "CPU engine threads (default: available processors).")
-    Integer threads;
+    @Mixin
+    EngineOptions engineOptions;
 
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
@@ -92,9 +89,8 @@ final class RunCommand implements Callable<Integer> {
                     + m.config().contextLength);
         }
         var eos = new HashSet<>(m.tokenizer().eosIds());
-        int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (InferenceEngine e = Engines.open(engine, cpuThreads, err::println);
+        try (InferenceEngine e = engineOptions.open(err::println);
                 Sequence sequence = e.newSequence(m, capacity)) {
             if (dumpLogits != null) {
                 try (Sequence probe = e.newSequence(m, capacity)) {

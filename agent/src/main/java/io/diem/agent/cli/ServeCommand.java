@@ -1,6 +1,5 @@
 package io.diem.agent.cli;
 
-import io.diem.agent.engine.Engines;
 import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
@@ -19,6 +18,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code diem-agent serve}: the node agent service (systemd runs this). */
@@ -53,11 +53,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", split = ",", description = "Model directory to serve, as DIR or NAME=DIR (repeatable; the name defaults to the directory's).")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--engine", defaultValue = "auto", description = "cpu, cuda or auto. Default: ${DEFAULT-VALUE}.")
-    String engine;
-
-    @Option(names = "--threads", description = "CPU engine threads (default: available processors).")
-    Integer threads;
+    @Mixin
+    EngineOptions engineOptions;
 
     @Option(names = "--queue", defaultValue = "32", description = "Jobs that may wait per device. Default: ${DEFAULT-VALUE}.")
     int queue;
@@ -80,8 +77,7 @@ final class ServeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("two models are named '" + m.name() + "': name one with NAME=DIR");
             }
         }
-        int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        java.util.List<InferenceEngine> e = Engines.openAll(engine, cpuThreads, LOG::info);
+        java.util.List<InferenceEngine> e = engineOptions.openAll(LOG::info);
         String version = Version.current();
         AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(bind, port),
                 InsecureServerCredentials.create()), new AgentNode.Settings(stateDir, gateway,
