@@ -31,7 +31,7 @@ final class ServeCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--bind", defaultValue = "127.0.0.1",
-            description = "Address to listen on (plaintext is only for loopback; use TLS elsewhere). Default: ${DEFAULT-VALUE}.")
+            description = "Address to listen on (gRPC is plaintext: keep it on loopback or behind a TLS-terminating proxy). Default: ${DEFAULT-VALUE}.")
     String bind;
 
     @Option(names = "--metrics-port", defaultValue = "9470", description = "Metrics HTTP port (/metrics, /healthz, /readyz). Default: ${DEFAULT-VALUE}.")
