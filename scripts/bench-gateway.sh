@@ -15,10 +15,10 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-[ -f gateway/target/diem-gateway.jar ] && [ -f agent/target/diem-agent.jar ] || ./mvnw -B -q -DskipTests package
+[ -f gateway/target/diem-gateway.jar ] && [ -f agent/target/diem-agent.jar ] && [ -f bench/target/diem-bench.jar ] || ./mvnw -B -q -DskipTests package
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 scripts/diem-agent models make-test --out "$work/tiny" >/dev/null 2>&1
-java -Djava.util.logging.config.file=/dev/null -cp gateway/target/diem-gateway.jar io.diem.gateway.bench.GatewayBenchmark \
+java -Djava.util.logging.config.file=/dev/null -cp gateway/target/diem-gateway.jar:bench/target/diem-bench.jar io.diem.bench.GatewayBenchmark \
     agent/target/diem-agent.jar "$work/tiny" "$calls" 2>/dev/null
 echo "($(nproc) cores; gateway and agent share them)"

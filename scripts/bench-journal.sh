@@ -17,8 +17,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-[ -f agent/target/diem-agent.jar ] || ./mvnw -B -q -DskipTests package
+[ -f agent/target/diem-agent.jar ] && [ -f bench/target/diem-bench.jar ] || ./mvnw -B -q -DskipTests package
 work=${dir:-$(mktemp -d)}
 [ -n "$dir" ] || trap 'rm -rf "$work"' EXIT
-java -cp agent/target/diem-agent.jar io.diem.agent.journal.JournalBenchmark "$work" "$seconds"
+java -cp agent/target/diem-agent.jar:bench/target/diem-bench.jar io.diem.bench.JournalBenchmark "$work" "$seconds"
 echo "(journal in $(df -P "$work" | awk 'NR==2 {print $1}'); $(nproc) cores)"

@@ -18,12 +18,12 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-[ -f gateway/target/diem-gateway.jar ] || ./mvnw -B -q -DskipTests package
+[ -f gateway/target/diem-gateway.jar ] && [ -f bench/target/diem-bench.jar ] || ./mvnw -B -q -DskipTests package
 export PGOPTIONS="--client-min-messages=warning"
 schema="bench_$(date +%s)_$$"
 psql -q "postgresql://postgres@127.0.0.1:5432/test" -c "CREATE SCHEMA $schema" >/dev/null
 trap 'psql -q "postgresql://postgres@127.0.0.1:5432/test" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null' EXIT
-run() { java -Djava.util.logging.config.file=/dev/null -cp gateway/target/diem-gateway.jar io.diem.gateway.ledger.LedgerBenchmark "$@" 2>/dev/null; }
+run() { java -Djava.util.logging.config.file=/dev/null -cp gateway/target/diem-gateway.jar:bench/target/diem-bench.jar io.diem.bench.LedgerBenchmark "$@" 2>/dev/null; }
 run h2 "$seconds"
 sep='?'; case "$pg" in *\?*) sep='&' ;; esac
 run "$pg${sep}currentSchema=$schema" "$seconds"

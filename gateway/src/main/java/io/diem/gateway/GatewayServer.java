@@ -1,27 +1,35 @@
 package io.diem.gateway;
 
 import io.diem.common.MetricsHttpServer;
-import io.diem.gateway.admin.AdminService;
-import io.diem.gateway.admin.StakingService;
+import io.diem.common.ThreadFactories;
+import io.diem.common.UnixMicros;
+import io.diem.gateway.api.AdminService;
+import io.diem.gateway.api.ApiKeyInterceptor;
 import io.diem.gateway.api.BalanceHeadersInterceptor;
+import io.diem.gateway.api.GrpcNodeLink;
 import io.diem.gateway.api.InferenceService;
-import io.diem.gateway.auth.ApiKeyInterceptor;
-import io.diem.gateway.dispatch.NodeChannels;
-import io.diem.gateway.dispatch.NodeRegistry;
-import io.diem.gateway.dispatch.NodeRegistryService;
+import io.diem.gateway.api.NodeRegistryService;
+import io.diem.gateway.api.RequestMetricsInterceptor;
+import io.diem.gateway.api.StakingService;
+import io.diem.gateway.call.Admission;
+import io.diem.gateway.call.CallLimits;
+import io.diem.gateway.call.Dispatcher;
+import io.diem.gateway.call.Jobs;
+import io.diem.gateway.ledger.EpochReport;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.metrics.GatewayMetrics;
-import io.diem.gateway.metrics.RequestMetricsInterceptor;
+import io.diem.gateway.nodes.NodeDirectory;
+import io.diem.gateway.nodes.NodePicker;
+import io.diem.gateway.nodes.TicketKeys;
 import io.diem.gateway.settlement.Settlement;
-import io.diem.gateway.usage.JobStore;
 import io.diem.gateway.usage.ReceiptBooking;
+import io.diem.v1.NodeState;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.diem.v1.NodeState;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -43,11 +51,11 @@ public final class GatewayServer {
     /** Tunables, each a config key of {@code diem-gateway serve}. */
     public record Settings(String metricsHost, int metricsPort, Duration heartbeatInterval, Duration healthTimeout,
             Duration receiptTtl, boolean autoCloseEpochs, Duration epochCloseDelay, int providerBps,
-            InferenceService.Limits limits) {
+            CallLimits limits) {
 
         public static Settings defaults() {
             return new Settings("127.0.0.1", 9470, Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofMinutes(5), true,
-                    Duration.ofMinutes(15), 7000, InferenceService.Limits.defaults());
+                    Duration.ofMinutes(15), 7000, CallLimits.defaults());
         }
     }
 
@@ -56,15 +64,13 @@ public final class GatewayServer {
     private final Settings settings;
     private final HealthStatusManager health = new HealthStatusManager();
     private final GatewayMetrics metrics = new GatewayMetrics();
-    private final NodeRegistry nodes;
-    private final NodeChannels channels = new NodeChannels();
+    private final NodeDirectory nodes;
+    private final NodePicker picker;
+    private final GrpcNodeLink nodeLink = new GrpcNodeLink();
     private final ReceiptBooking booking;
     private final Settlement settlement;
-    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "gateway-background");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService background =
+            Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gateway-background"));
     private MetricsHttpServer metricsServer;
     private volatile boolean draining;
 
@@ -75,24 +81,28 @@ public final class GatewayServer {
     public GatewayServer(ServerBuilder<?> builder, Ledger ledger, Settings settings) {
         this.ledger = ledger;
         this.settings = settings;
-        this.nodes = new NodeRegistry(ledger, settings.heartbeatInterval(), settings.healthTimeout());
-        JobStore jobs = new JobStore(ledger);
+        this.nodes = new NodeDirectory(ledger.tx(), ledger.clock(), settings.heartbeatInterval(), settings.healthTimeout());
+        this.picker = new NodePicker(nodes);
+        TicketKeys ticketKeys = new TicketKeys(ledger.tx());
+        Jobs jobs = new Jobs(ledger.tx(), ledger.clock());
         this.booking = new ReceiptBooking(ledger, nodes, jobs, metrics);
         this.settlement = new Settlement(ledger, settings.providerBps());
         ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
         RequestMetricsInterceptor requests = new RequestMetricsInterceptor(metrics);
-        InferenceService inference = new InferenceService(ledger, nodes, channels, jobs, metrics, settings.limits());
+        InferenceService inference = new InferenceService(ledger, picker,
+                new Admission(ledger, picker, metrics, settings.limits()),
+                new Dispatcher(ledger, picker, ticketKeys, nodeLink, jobs, metrics, settings.limits()));
         this.server = builder
                 .addService(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth, requests))
                 .addService(ServerInterceptors.intercept(new StakingService(ledger), auth, requests))
                 .addService(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests))
-                .addService(ServerInterceptors.intercept(new NodeRegistryService(nodes, booking), requests))
+                .addService(ServerInterceptors.intercept(new NodeRegistryService(nodes, ticketKeys, booking), requests))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(16 << 20)
                 .build();
         io.micrometer.core.instrument.Timer ledgerLatency = metrics.ledgerTimer("transaction");
-        ledger.onTransaction(nanos -> ledgerLatency.record(nanos, TimeUnit.NANOSECONDS));
+        ledger.tx().onTransaction(nanos -> ledgerLatency.record(nanos, TimeUnit.NANOSECONDS));
         metrics.gauge("diem.gateway.reservations.open", "Reservations holding credit (calls in flight or awaiting receipts)",
                 ledger::openReservations);
         for (NodeState state : new NodeState[] {NodeState.NODE_STATE_PENDING, NodeState.NODE_STATE_HEALTHY,
@@ -124,10 +134,10 @@ public final class GatewayServer {
 
     private void closeEndedEpoch() {
         long now = ledger.now();
-        String yesterday = Ledger.day(now - 86_400_000_000L);
-        boolean pastDelay = Math.floorMod(now, 86_400_000_000L) >= settings.epochCloseDelay().toNanos() / 1000;
+        String yesterday = UnixMicros.day(now - UnixMicros.PER_DAY);
+        boolean pastDelay = Math.floorMod(now, UnixMicros.PER_DAY) >= settings.epochCloseDelay().toNanos() / 1000;
         if (pastDelay && settlement.report(yesterday).isEmpty()) {
-            Settlement.Report r = settlement.close(yesterday);
+            EpochReport r = settlement.close(yesterday);
             LOG.info("closed epoch " + r.epoch() + ": fees " + r.fees() + " µUSD, " + r.payouts().size() + " payouts");
         }
     }
@@ -148,8 +158,12 @@ public final class GatewayServer {
         return metricsServer.port();
     }
 
-    public NodeRegistry nodes() {
+    public NodeDirectory nodes() {
         return nodes;
+    }
+
+    public NodePicker picker() {
+        return picker;
     }
 
     public Settlement settlement() {
@@ -174,7 +188,7 @@ public final class GatewayServer {
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
         background.shutdownNow();
-        channels.close();
+        nodeLink.close();
         if (metricsServer != null) {
             metricsServer.close();
         }

@@ -4,6 +4,7 @@ import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
 import io.diem.agent.serve.AgentNode;
+import io.diem.common.ServerOptions;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
@@ -28,20 +29,11 @@ final class ServeCommand implements Callable<Integer> {
 
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
 
-    @Option(names = "--config", description = "Config file of 'option = value' lines (see scripts/install-agent.sh for a commented one).")
-    Path config;
-
-    @Option(names = "--port", defaultValue = "7071", description = "NodeAgent gRPC port. Default: ${DEFAULT-VALUE}.")
-    int port;
-
-    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on. Default: ${DEFAULT-VALUE}.")
-    String bind;
+    @Mixin
+    ServerOptions server = new ServerOptions(7071, 9471);
 
     @Option(names = "--advertise", description = "host:port the gateway dials for this node (default: BIND:PORT).")
     String advertise;
-
-    @Option(names = "--metrics-port", defaultValue = "9471", description = "Metrics HTTP port. Default: ${DEFAULT-VALUE}.")
-    int metricsPort;
 
     @Option(names = "--state-dir", defaultValue = "/var/lib/diem-agent",
             description = "Node key, ticket key and usage journal. Default: ${DEFAULT-VALUE}.")
@@ -79,9 +71,10 @@ final class ServeCommand implements Callable<Integer> {
         }
         java.util.List<InferenceEngine> e = engineOptions.openAll(LOG::info);
         String version = Version.current();
-        AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(bind, port),
+        AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 InsecureServerCredentials.create()), new AgentNode.Settings(stateDir, gateway,
-                advertise != null ? advertise : bind + ":" + port, loaded, e, queue, bind, metricsPort, version),
+                advertise != null ? advertise : server.bind + ":" + server.port, loaded, e, queue, server.bind, server.metricsPort,
+                version),
                 Clock.systemUTC()).start();
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -1,6 +1,5 @@
 package io.diem.gateway.api;
 
-import io.diem.gateway.auth.Caller;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews;
 import io.grpc.ForwardingServerCall;

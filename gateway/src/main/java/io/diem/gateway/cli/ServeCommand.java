@@ -1,20 +1,20 @@
 package io.diem.gateway.cli;
 
+import io.diem.common.ServerOptions;
 import io.diem.gateway.GatewayServer;
-import io.diem.gateway.api.InferenceService;
-import java.time.Duration;
-import io.diem.gateway.admin.Bootstrap;
-import io.diem.gateway.ledger.Database;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.gateway.store.Db;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code diem-gateway serve}: runs the gateway until SIGTERM or Ctrl-C. */
@@ -24,18 +24,8 @@ final class ServeCommand implements Callable<Integer> {
 
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
 
-    @Option(names = "--config", description = "Config file of 'option = value' lines (e.g. port = 7070).")
-    Path config;
-
-    @Option(names = "--port", defaultValue = "7070", description = "gRPC port. Default: ${DEFAULT-VALUE}.")
-    int port;
-
-    @Option(names = "--bind", defaultValue = "127.0.0.1",
-            description = "Address to listen on (gRPC is plaintext: keep it on loopback or behind a TLS-terminating proxy). Default: ${DEFAULT-VALUE}.")
-    String bind;
-
-    @Option(names = "--metrics-port", defaultValue = "9470", description = "Metrics HTTP port (/metrics, /healthz, /readyz). Default: ${DEFAULT-VALUE}.")
-    int metricsPort;
+    @Mixin
+    ServerOptions server = new ServerOptions(7070, 9470);
 
     @Option(names = "--provider-share-bps", defaultValue = "7000",
             description = "Providers' share of fees in basis points. Default: ${DEFAULT-VALUE}.")
@@ -69,33 +59,30 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String url = db != null && !db.isEmpty() ? db : Database.h2Url(dataDir);
-        Database database = Database.open(url, dbPool);
+        String url = db != null && !db.isEmpty() ? db : Db.h2Url(dataDir);
+        Db database = Db.open(url, dbPool);
         Ledger ledger = new Ledger(database, LedgerConfig.defaults(), Clock.systemUTC());
         Path keyFile = dataDir.resolve("admin.key").toAbsolutePath();
         Bootstrap.adminKeyIfEmpty(ledger, keyFile)
                 .ifPresent(p -> LOG.info("empty ledger: bootstrap admin key written to " + p + " (mode 0600)"));
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
-        InferenceService.Limits l = d.limits();
-        GatewayServer.Settings settings = new GatewayServer.Settings(bind, metricsPort, d.heartbeatInterval(), d.healthTimeout(),
+        GatewayServer.Settings settings = new GatewayServer.Settings(server.bind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
-                new InferenceService.Limits(l.maxPromptBytes(), l.maxTokens(), l.defaultMaxTokens(), l.maxChatMessages(),
-                        l.maxStops(), l.maxStopLength(), maxGpuSeconds * 1_000_000L, l.perKeyConcurrency(), l.ticketTtl(),
-                        l.dispatchAttempts()));
-        GatewayServer server = new GatewayServer(
-                NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create()), ledger,
+                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L));
+        GatewayServer gateway = new GatewayServer(
+                NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port), InsecureServerCredentials.create()), ledger,
                 settings).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("diem-gateway: SIGTERM: draining open streams (up to 30 s)");
             try {
-                server.stop(30);
+                gateway.stop(30);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } finally {
                 database.close();
             }
         }, "gateway-shutdown"));
-        server.blockUntilShutdown();
+        gateway.blockUntilShutdown();
         return 0;
     }
 }

@@ -35,9 +35,6 @@ public final class LedgerViews {
     public record MintQuote(long diem, long svvvCost, long averageRate, long marginalRateAfter, long supplyBefore,
             long supplyAfter) {}
 
-    public record Reservation(String reservationId, String accountId, String keyId, long amount, String state,
-            Instant expiresAt, Balance balanceAfter) {}
-
     public record UsageRecord(String jobId, String accountId, String keyId, String model, String nodeId,
             long promptTokens, long completionTokens, long gpuMicros, String computeKind, long cost,
             String finishReason, Instant bookedAt) {}

@@ -1,5 +1,6 @@
 package io.diem.gateway.ledger;
 
+import io.diem.gateway.error.GatewayException;
 import java.math.BigInteger;
 
 /**
@@ -18,7 +19,7 @@ public record Pricing(String model, long promptPerMillion, long completionPerMil
 
     public Pricing {
         if (promptPerMillion < 0 || completionPerMillion < 0 || perGpuSecond < 0) {
-            throw new LedgerException(LedgerException.Kind.INVALID_ARGUMENT,
+            throw new GatewayException(GatewayException.Kind.INVALID_ARGUMENT,
                     "prices must be >= 0 µUSD (model " + model + ")");
         }
     }

@@ -1,12 +1,15 @@
 package io.diem.gateway.usage;
 
-import io.diem.gateway.dispatch.NodeRegistry;
+import io.diem.gateway.call.Jobs.State;
+import io.diem.gateway.call.Jobs;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.ledger.Ledger;
-import io.diem.gateway.ledger.LedgerException;
 import io.diem.gateway.ledger.LedgerViews.UsageRecord;
 import io.diem.gateway.ledger.Pricing;
 import io.diem.gateway.metrics.GatewayMetrics;
-import io.diem.sign.ReceiptChain;
+import io.diem.gateway.nodes.Node;
+import io.diem.gateway.nodes.NodeDirectory;
 import io.diem.sign.VerificationException;
 import io.diem.v1.ComputeKind;
 import io.diem.v1.ReceiptBatch;
@@ -15,7 +18,6 @@ import io.diem.v1.ReportUsageRequest;
 import io.diem.v1.ReportUsageResponse;
 import io.diem.v1.SignedEnvelope;
 import io.diem.v1.UsageReceipt;
-import io.grpc.Status;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
@@ -33,43 +35,38 @@ public final class ReceiptBooking {
     private static final Logger LOG = Logger.getLogger(ReceiptBooking.class.getName());
 
     private final Ledger ledger;
-    private final NodeRegistry nodes;
-    private final JobStore jobs;
+    private final NodeDirectory nodes;
+    private final ReceiptChains chains;
+    private final Jobs jobs;
     private final GatewayMetrics metrics;
 
-    public ReceiptBooking(Ledger ledger, NodeRegistry nodes, JobStore jobs, GatewayMetrics metrics) {
+    public ReceiptBooking(Ledger ledger, NodeDirectory nodes, Jobs jobs, GatewayMetrics metrics) {
         this.ledger = ledger;
         this.nodes = nodes;
+        this.chains = new ReceiptChains(nodes);
         this.jobs = jobs;
         this.metrics = metrics;
     }
 
     public ReportUsageResponse report(ReportUsageRequest request) {
         if (request.getBatchesCount() == 0) {
-            throw Status.INVALID_ARGUMENT.withDescription("no batches").asRuntimeException();
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "no batches");
         }
         String nodeId = request.getBatches(0).getKeyId();
-        NodeRegistry.Node node = nodes.node(nodeId).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("node " + nodeId + " is not registered").asRuntimeException());
-        if (node.state().equals("revoked")) {
-            throw Status.PERMISSION_DENIED.withDescription("node " + nodeId + " is revoked").asRuntimeException();
-        }
-        ReceiptChain chain = new ReceiptChain(node.ackedSequence(), node.ackedHash());
+        ReceiptChains.Position position = chains.open(nodeId);
+        Node node = position.node();
         ReportUsageResponse.Builder response = ReportUsageResponse.newBuilder();
         for (SignedEnvelope envelope : request.getBatchesList()) {
             ReceiptBatch batch;
             try {
-                batch = chain.accept(envelope, nodeId, node.publicKey());
+                batch = position.chain().accept(envelope, nodeId, node.publicKey());
             } catch (VerificationException e) {
                 if (e.reason() == VerificationException.Reason.SEQUENCE_REPLAYED) {
                     continue; // already booked: acknowledged again below
                 }
                 metrics.receiptBatchRejected(e.reason().name());
                 if (e.reason() != VerificationException.Reason.SEQUENCE_GAP) {
-                    ledger.tx(c -> {
-                        nodes.flag(c, nodeId, "receipt batch refused: " + e.getMessage());
-                        return null;
-                    });
+                    nodes.flag(nodeId, "receipt batch refused: " + e.getMessage());
                 }
                 LOG.warning("node " + nodeId + ": " + e.getMessage());
                 break;
@@ -78,38 +75,33 @@ public final class ReceiptBooking {
                 book(node, receipt).ifPresent(reason -> response.addRejections(ReceiptRejection.newBuilder()
                         .setJobId(receipt.getJobId()).setReason(reason)));
             }
-            long sequence = chain.lastSequence();
-            byte[] hash = chain.lastHash();
-            ledger.tx(c -> {
-                nodes.setAcknowledged(c, nodeId, sequence, hash);
-                return null;
-            });
+            chains.acknowledge(position);
         }
-        return response.setAcknowledgedSequence(chain.lastSequence()).build();
+        return response.setAcknowledgedSequence(position.chain().lastSequence()).build();
     }
 
     /** Books one receipt; returns why it is not paid, if it is not. */
-    private Optional<String> book(NodeRegistry.Node node, UsageReceipt r) {
-        Optional<JobStore.Job> found = jobs.get(r.getJobId());
+    private Optional<String> book(Node node, UsageReceipt r) {
+        Optional<Jobs.Job> found = jobs.get(r.getJobId());
         if (found.isEmpty() || !found.get().nodeId().equals(node.nodeId())) {
             String why = "no ticket for job " + r.getJobId() + " was issued to this node";
             flag(node.nodeId(), why);
             metrics.receiptRejected("unknown_ticket");
             return Optional.of(why);
         }
-        JobStore.Job job = found.get();
+        Jobs.Job job = found.get();
         switch (job.state()) {
-            case "booked", "settled_relayed":
+            case BOOKED, SETTLED_RELAYED:
                 metrics.receiptRejected("duplicate");
                 return Optional.empty(); // booked once already; nothing more to do
-            case "abandoned":
+            case ABANDONED:
                 metrics.receiptRejected("abandoned");
                 return Optional.of("job failed before its first token and was retried elsewhere; not charged");
-            default:
+            case DISPATCHED:
                 break;
         }
         String implausible = implausibility(job, r);
-        Pricing price = ledger.price(job.model()).orElse(new Pricing(job.model(), 0, 0, 0));
+        Pricing price = priceOf(job);
         if (implausible != null) {
             flag(node.nodeId(), implausible);
             settleAtRelayed(job, price, "implausible receipt");
@@ -125,18 +117,18 @@ public final class ReceiptBooking {
             ledger.post(job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), node.nodeId(),
                     r.getPromptTokens(), r.getCompletionTokens(), r.getGpuMicros(), kind(r.getComputeKind()), cost,
                     r.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT), null), true);
-        } catch (LedgerException e) {
+        } catch (GatewayException e) {
             // The reservation is gone (expired or settled another way): nothing left to charge against.
-            jobs.transition(job.jobId(), "dispatched", "settled_relayed");
+            jobs.transition(job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
             metrics.receiptRejected("reservation_closed");
             return Optional.of("not charged: " + e.getMessage());
         }
-        jobs.transition(job.jobId(), "dispatched", "booked");
+        jobs.transition(job.jobId(), State.DISPATCHED, State.BOOKED);
         metrics.receiptBooked();
         return Optional.empty();
     }
 
-    private static String implausibility(JobStore.Job job, UsageReceipt r) {
+    private static String implausibility(Jobs.Job job, UsageReceipt r) {
         long wall = r.getFinishedAtUnixMicros() - r.getStartedAtUnixMicros();
         long devices = Math.max(1, r.getGpusUsed());
         if (wall < 0) {
@@ -158,31 +150,31 @@ public final class ReceiptBooking {
     }
 
     private void flag(String nodeId, String reason) {
-        ledger.tx(c -> {
-            nodes.flag(c, nodeId, reason);
-            return null;
-        });
+        nodes.flag(nodeId, reason);
         LOG.warning("flagged node " + nodeId + ": " + reason);
     }
 
+    private Pricing priceOf(Jobs.Job job) {
+        return ledger.price(job.model()).orElse(new Pricing(job.model(), 0, 0, 0));
+    }
+
     /** Charges a job at what the gateway relayed (no trustworthy receipt); the node is not paid. */
-    void settleAtRelayed(JobStore.Job job, Pricing price, String why) {
+    void settleAtRelayed(Jobs.Job job, Pricing price, String why) {
         long cost = price.chargeMicroUsd(job.relayedPrompt(), job.relayedCompletion(), 0);
         try {
             ledger.post(job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), job.nodeId(),
                     job.relayedPrompt(), job.relayedCompletion(), 0, "relayed", cost, why, null), false);
-        } catch (LedgerException e) {
+        } catch (GatewayException e) {
             LOG.warning("job " + job.jobId() + ": could not settle at relayed (" + e.getMessage() + ")");
         }
-        jobs.transition(job.jobId(), "dispatched", "settled_relayed");
+        jobs.transition(job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
     }
 
     /** Jobs whose stream ended more than {@code receiptTtl} ago with no receipt: charge at relayed, flag the node. */
     public int settleOverdue(Duration receiptTtl) {
         int settled = 0;
-        for (JobStore.Job job : jobs.awaitingReceipt(ledger.now() - receiptTtl.toNanos() / 1000)) {
-            Pricing price = ledger.price(job.model()).orElse(new Pricing(job.model(), 0, 0, 0));
-            settleAtRelayed(job, price, "no receipt within " + receiptTtl.toSeconds() + " s");
+        for (Jobs.Job job : jobs.awaitingReceipt(ledger.now() - receiptTtl.toNanos() / 1000)) {
+            settleAtRelayed(job, priceOf(job), "no receipt within " + receiptTtl.toSeconds() + " s");
             flag(job.nodeId(), "no receipt for job " + job.jobId() + " within " + receiptTtl.toSeconds() + " s");
             settled++;
         }

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.diem.gateway.GatewayServer;
+import io.diem.gateway.cli.Bootstrap;
+import io.diem.gateway.cli.CtlOutput;
 import io.diem.gateway.cli.Diemctl;
-import io.diem.gateway.ledger.Database;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.gateway.store.Db;
 import io.diem.v1.Account;
 import io.diem.v1.AccountRequest;
 import io.diem.v1.AdminGrpc;
@@ -33,6 +35,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -45,17 +48,18 @@ class StakingAdminGrpcTest {
 
     @TempDir
     Path dir;
-    Database db;
+    Db db;
     GatewayServer server;
     ManagedChannel channel;
     String adminKey;
 
     @BeforeEach
     void start() throws Exception {
-        db = Database.open(Database.h2Url(dir), 4);
+        db = Db.open(Db.h2Url(dir), 4);
         Ledger ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
         Path keyFile = Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("admin.key")).orElseThrow();
-        assertThat(Files.getPosixFilePermissions(keyFile)).hasSize(2); // rw owner only
+        assertThat(Files.getPosixFilePermissions(keyFile))
+                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
         assertThat(Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("again.key"))).isEmpty();
         adminKey = Files.readString(keyFile).strip();
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
@@ -73,7 +77,7 @@ class StakingAdminGrpcTest {
     }
 
     private Channel as(String key) {
-        return ClientInterceptors.intercept(channel, Diemctl.bearer(key));
+        return ClientInterceptors.intercept(channel, CtlOutput.bearer(key));
     }
 
     private static void assertStatus(Runnable call, Status.Code code, String message) {

@@ -1,12 +1,12 @@
 package io.diem.gateway.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.rpc.ErrorInfo;
 import io.diem.gateway.api.BalanceHeadersInterceptor;
 import io.diem.gateway.ledger.LedgerViews;
+import io.diem.gateway.store.Db;
 import io.diem.v1.GenerateFinal;
 import io.diem.v1.GenerateRequest;
 import io.diem.v1.GenerateResponse;
@@ -25,9 +25,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -59,7 +56,7 @@ class EndToEndTest {
 
     @Test
     void aFullCallStreamsChargesAndBooksItsReceiptOnce() throws Exception {
-        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
             cluster.startAgent("a1", LocalCluster.freePort());
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
@@ -103,7 +100,7 @@ class EndToEndTest {
 
     @Test
     void creditExhaustedMidDayIsRefusedWithDetailsAndNothingIsDispatched() throws Exception {
-        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
             cluster.startAgent("a1", LocalCluster.freePort());
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
@@ -146,7 +143,7 @@ class EndToEndTest {
 
     @Test
     void aCancelledCallCancelsTheNodesJobAndIsChargedForWhatRan() throws Exception {
-        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
             cluster.startAgent("a1", LocalCluster.freePort());
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
@@ -168,7 +165,7 @@ class EndToEndTest {
 
     @Test
     void aNodeThatFailsBeforeTheFirstTokenIsReplacedByAnother() throws Exception {
-        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
             Process a1 = cluster.startAgent("a1", LocalCluster.freePort());
             Process a2 = cluster.startAgent("a2", LocalCluster.freePort());
@@ -192,7 +189,7 @@ class EndToEndTest {
 
     @Test
     void receiptsAreBookedOnceAfterTheAgentIsKilledAndRestarted() throws Exception {
-        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.ledger.Database.h2Url(dir.resolve("ledger")),
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
             Process agent = cluster.startAgent("a1", LocalCluster.freePort());
             String node = cluster.nodeIdOf("a1");
@@ -228,11 +225,6 @@ class EndToEndTest {
     }
 
     private static int jobCount(LocalCluster cluster) {
-        return cluster.ledger.tx(c -> {
-            try (var s = c.prepareStatement("SELECT COUNT(*) FROM jobs"); var rs = s.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
-            }
-        });
+        return (int) (long) cluster.ledger.tx().run(sql -> sql.number("SELECT COUNT(*) FROM jobs"));
     }
 }

@@ -3,14 +3,14 @@ package io.diem.gateway.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.diem.gateway.GatewayServer;
-import io.diem.gateway.admin.Bootstrap;
-import io.diem.gateway.api.InferenceService;
-import io.diem.gateway.cli.Diemctl;
-import io.diem.gateway.ledger.Database;
+import io.diem.gateway.call.CallLimits;
+import io.diem.gateway.cli.Bootstrap;
+import io.diem.gateway.cli.CtlOutput;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.ledger.LedgerViews;
 import io.diem.gateway.ledger.Pricing;
+import io.diem.gateway.store.Db;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.Grpc;
@@ -35,7 +35,7 @@ final class LocalCluster implements AutoCloseable {
     static final Path AGENT_JAR = Path.of("..", "agent", "target", "diem-agent.jar").toAbsolutePath().normalize();
 
     final Path dir;
-    final Database db;
+    final Db db;
     final Ledger ledger;
     final GatewayServer gateway;
     final ManagedChannel channel;
@@ -45,16 +45,16 @@ final class LocalCluster implements AutoCloseable {
     LocalCluster(Path dir, String jdbcUrl, Duration receiptTtl, int dispatchAttempts) throws Exception {
         assertThat(AGENT_JAR).as("the agent jar (the reactor builds it before the gateway's tests)").exists();
         this.dir = dir;
-        this.db = Database.open(jdbcUrl, 16);
+        this.db = Db.open(jdbcUrl, 16);
         this.ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
         Path keyFile = dir.resolve("admin.key");
         this.adminKey = Bootstrap.adminKeyIfEmpty(ledger, keyFile).map(p -> read(p)).orElseGet(() -> ledger.createKey(
                 ledger.createAccount("admin2").accountId(), LedgerViews.Scope.ADMIN, 0, "second gateway").secret());
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
-        InferenceService.Limits l = d.limits();
+        CallLimits l = d.limits();
         this.gateway = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
                 new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), receiptTtl, false,
-                        d.epochCloseDelay(), 7000, new InferenceService.Limits(l.maxPromptBytes(), l.maxTokens(), 16,
+                        d.epochCloseDelay(), 7000, new CallLimits(l.maxPromptBytes(), l.maxTokens(), 16,
                                 l.maxChatMessages(), l.maxStops(), l.maxStopLength(), 5_000_000L, l.perKeyConcurrency(),
                                 l.ticketTtl(), dispatchAttempts))).start();
         this.channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create()).build();
@@ -69,7 +69,7 @@ final class LocalCluster implements AutoCloseable {
     }
 
     Channel as(String key) {
-        return ClientInterceptors.intercept(channel, Diemctl.bearer(key));
+        return ClientInterceptors.intercept(channel, CtlOutput.bearer(key));
     }
 
     /** Writes the tiny test model with the agent's own CLI. */
@@ -113,7 +113,7 @@ final class LocalCluster implements AutoCloseable {
             Thread.sleep(50);
         }
         gateway.nodes().approve(nodeId);
-        while (gateway.nodes().eligible().stream().noneMatch(n -> n.nodeId().equals(nodeId))) {
+        while (gateway.picker().eligible().stream().noneMatch(n -> n.nodeId().equals(nodeId))) {
             assertThat(System.nanoTime()).as("node %s is healthy", nodeId).isLessThan(deadline);
             Thread.sleep(50);
         }

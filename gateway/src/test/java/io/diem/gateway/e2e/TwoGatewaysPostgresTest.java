@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.diem.gateway.GatewayServer;
-import io.diem.gateway.api.InferenceService;
-import io.diem.gateway.ledger.Database;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.gateway.store.Db;
 import io.diem.v1.GenerateRequest;
 import io.diem.v1.InferenceGrpc;
 import io.diem.v1.SamplingParams;
@@ -52,7 +51,7 @@ class TwoGatewaysPostgresTest {
         }
         String url = POSTGRES + "&currentSchema=" + schema;
         try (LocalCluster cluster = new LocalCluster(dir, url, Duration.ofMinutes(5), 3);
-                Database db2 = Database.open(url, 8)) {
+                Db db2 = Db.open(url, 8)) {
             Ledger ledger2 = new Ledger(db2, LedgerConfig.defaults(), Clock.systemUTC());
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
             GatewayServer second = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger2,
@@ -64,9 +63,9 @@ class TwoGatewaysPostgresTest {
                 cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
                 cluster.price(0, 5_000_000_000L, 0); // 5,000 µUSD per completion token
                 String[] app = cluster.stakedAccount(100_000); // 100,000 µUSD today: room for 2 calls of 8 tokens
-                await().atMost(Duration.ofSeconds(10)).until(() -> !second.nodes().eligible().isEmpty());
+                await().atMost(Duration.ofSeconds(10)).until(() -> !second.picker().eligible().isEmpty());
                 var stubs = List.of(InferenceGrpc.newBlockingStub(cluster.as(app[1])),
-                        InferenceGrpc.newBlockingStub(ClientInterceptors.intercept(channel2, io.diem.gateway.cli.Diemctl.bearer(app[1]))));
+                        InferenceGrpc.newBlockingStub(ClientInterceptors.intercept(channel2, io.diem.gateway.cli.CtlOutput.bearer(app[1]))));
                 ExecutorService pool = Executors.newFixedThreadPool(8);
                 AtomicInteger admitted = new AtomicInteger();
                 AtomicInteger refused = new AtomicInteger();

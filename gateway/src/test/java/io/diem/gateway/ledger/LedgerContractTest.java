@@ -3,13 +3,15 @@ package io.diem.gateway.ledger;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.diem.gateway.ledger.LedgerException.Kind;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.ledger.LedgerViews.Account;
 import io.diem.gateway.ledger.LedgerViews.Balance;
 import io.diem.gateway.ledger.LedgerViews.Charge;
 import io.diem.gateway.ledger.LedgerViews.CreatedKey;
 import io.diem.gateway.ledger.LedgerViews.Scope;
 import io.diem.gateway.ledger.LedgerViews.UsageRecord;
+import io.diem.gateway.store.Db;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,7 +28,7 @@ abstract class LedgerContractTest {
     static final long DIEM = 1_000_000;  // 1 DIEM in µDIEM (= 1 µUSD/day of credit per µDIEM)
 
     final MutableClock clock = new MutableClock(Instant.parse("2026-11-26T10:00:00Z"));
-    Database db;
+    Db db;
     Ledger ledger;
 
     abstract String jdbcUrl() throws Exception;
@@ -35,7 +37,7 @@ abstract class LedgerContractTest {
 
     @BeforeEach
     void open() throws Exception {
-        db = Database.open(jdbcUrl(), 4);
+        db = Db.open(jdbcUrl(), 4);
         ledger = new Ledger(db, LedgerConfig.defaults(), clock);
     }
 
@@ -85,7 +87,7 @@ abstract class LedgerContractTest {
         String id = stakedAccount(1); // $1 = 1,000,000 µUSD
         ledger.reserve("r1", id, null, 600_000);
         assertThatThrownBy(() -> ledger.reserve("r2", id, null, 400_001))
-                .isInstanceOfSatisfying(LedgerException.class, e -> assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED))
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED))
                 .hasMessageContaining("400001 µUSD and 400000 µUSD remain");
         ledger.reserve("r2", id, null, 400_000);
         assertThat(ledger.balance(id).remaining()).isZero();
@@ -312,7 +314,7 @@ abstract class LedgerContractTest {
                     }
                     default -> clock.advance(Duration.ofHours(1 + random.nextInt(12)));
                 }
-            } catch (LedgerException e) {
+            } catch (GatewayException e) {
                 assertThat(e.kind()).isIn(Kind.FAILED_PRECONDITION, Kind.RESOURCE_EXHAUSTED);
             }
             assertThat(ledger.invariantViolations()).as("after step %d", step).isEmpty();
@@ -325,6 +327,6 @@ abstract class LedgerContractTest {
 
     static void assertKind(Runnable call, Kind kind) {
         assertThatThrownBy(call::run)
-                .isInstanceOfSatisfying(LedgerException.class, e -> assertThat(e.kind()).isEqualTo(kind));
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(kind));
     }
 }

@@ -2,14 +2,16 @@ package io.diem.gateway.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.diem.gateway.ledger.LedgerException.Kind;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.store.Db;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The ledger contract on PostgreSQL, plus two ledgers (as two gateways) sharing one database. */
@@ -31,7 +33,7 @@ class PostgresLedgerTest extends LedgerContractTest {
     @Test
     void twoGatewaysHammeringOneAccountNeverReserveBeyondTheAllowance() throws Exception {
         String id = stakedAccount(1); // 1,000,000 µUSD today
-        try (Database second = Database.open(url, 4)) {
+        try (Db second = Db.open(url, 4)) {
             Ledger other = new Ledger(second, LedgerConfig.defaults(), clock);
             Ledger[] gateways = {ledger, other};
             ExecutorService pool = Executors.newFixedThreadPool(8);
@@ -50,7 +52,7 @@ class PostgresLedgerTest extends LedgerContractTest {
                             if (i % 3 == 0) {
                                 g.post(rid, usage("job-" + rid, 5_000));
                             }
-                        } catch (LedgerException e) {
+                        } catch (GatewayException e) {
                             assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED);
                             refused.incrementAndGet();
                         }

@@ -1,5 +1,6 @@
 package io.diem.gateway.ledger;
 
+import io.diem.gateway.store.Db;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -20,7 +21,7 @@ final class TestDatabases {
     private TestDatabases() {}
 
     static String h2(Path dir) {
-        return Database.h2Url(dir.resolve("h2-" + UUID.randomUUID()));
+        return Db.h2Url(dir.resolve("h2-" + UUID.randomUUID()));
     }
 
     /** A JDBC URL whose default schema is a new, empty one. */

@@ -3,13 +3,15 @@ package io.diem.gateway.settlement;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.diem.gateway.ledger.Database;
+import io.diem.gateway.ledger.EpochReport.Payout;
+import io.diem.gateway.ledger.EpochReport.Recipient;
+import io.diem.gateway.ledger.EpochReport;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.ledger.LedgerViews.UsageRecord;
+import io.diem.gateway.store.Db;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
@@ -24,7 +26,7 @@ class SettlementTest {
 
     @TempDir
     Path dir;
-    Database db;
+    Db db;
     Ledger ledger;
     Instant now = Instant.parse("2026-11-25T00:00:00Z");
     final Clock clock = new Clock() {
@@ -35,7 +37,7 @@ class SettlementTest {
 
     @BeforeEach
     void open() {
-        db = Database.open(Database.h2Url(dir), 4);
+        db = Db.open(Db.h2Url(dir), 4);
         ledger = new Ledger(db, LedgerConfig.defaults(), clock);
     }
 
@@ -71,19 +73,19 @@ class SettlementTest {
 
         now = Instant.parse("2026-11-26T01:00:00Z");
         assertThatThrownBy(() -> new Settlement(ledger, 7000).close("2026-11-26")).hasMessageContaining("has not ended");
-        Settlement.Report r = new Settlement(ledger, 7000).close("2026-11-25");
+        EpochReport r = new Settlement(ledger, 7000).close("2026-11-25");
 
         assertThat(r.fees()).isEqualTo(1_400_000);
         // providers: 70 % of their paid charges, rounded down: 700,000 and 210,000 (210,000.7)
-        assertThat(r.payouts()).contains(new Settlement.Payout("provider", "node-a", 700_000),
-                new Settlement.Payout("provider", "node-b", 210_000));
+        assertThat(r.payouts()).contains(new Payout(Recipient.PROVIDER, "node-a", 700_000),
+                new Payout(Recipient.PROVIDER, "node-b", 210_000));
         assertThat(r.providerPayout()).isEqualTo(910_000);
         // stakers share the rest, 490,000, by VVV·time: alice 1,000 × 24 h, payer 10,000 × 24 h, bob 3,000 × 12 h
         // weights 24,000 : 240,000 : 36,000 of 300,000 → 39,200 : 392,000 : 58,800 exactly.
         assertThat(r.stakerPayout()).isEqualTo(490_000);
-        assertThat(r.payouts()).contains(new Settlement.Payout("staker", alice, 39_200),
-                new Settlement.Payout("staker", payer, 392_000), new Settlement.Payout("staker", bob, 58_800));
-        assertThat(r.payouts().stream().mapToLong(Settlement.Payout::amount).sum()).isEqualTo(r.fees());
+        assertThat(r.payouts()).contains(new Payout(Recipient.STAKER, alice, 39_200),
+                new Payout(Recipient.STAKER, payer, 392_000), new Payout(Recipient.STAKER, bob, 58_800));
+        assertThat(r.payouts().stream().mapToLong(Payout::amount).sum()).isEqualTo(r.fees());
         // average stake: (1,000 + 10,000) + 3,000 / 2 = 12,500 VVV; yield 490,000 / 12,500 = 39.2 µUSD per VVV
         assertThat(r.averageVvvStaked()).isEqualTo(12_500_000_000L);
         assertThat(r.yieldPerVvv()).isEqualTo(39);
@@ -92,17 +94,17 @@ class SettlementTest {
         assertThat(r.gpuMicrosSold()).isEqualTo(4_000_000);
 
         // Every payout proves against the root; a changed amount does not.
-        for (Settlement.Payout p : r.payouts()) {
+        for (Payout p : r.payouts()) {
             Merkle.Proof proof = new Settlement(ledger, 7000).proof(r, p.recipient());
-            assertThat(Merkle.verify(Merkle.leaf(r.epoch(), p.kind(), p.recipient(), p.amount()), proof.siblings(),
+            assertThat(Merkle.verify(Merkle.leaf(r.epoch(), p.kind().column(), p.recipient(), p.amount()), proof.siblings(),
                     proof.siblingIsLeft(), r.merkleRoot())).isTrue();
-            assertThat(Merkle.verify(Merkle.leaf(r.epoch(), p.kind(), p.recipient(), p.amount() + 1), proof.siblings(),
+            assertThat(Merkle.verify(Merkle.leaf(r.epoch(), p.kind().column(), p.recipient(), p.amount() + 1), proof.siblings(),
                     proof.siblingIsLeft(), r.merkleRoot())).isFalse();
         }
 
         // Idempotent, and a closed epoch never changes: a late charge for the 25th settles on the 26th.
         charge(payer, "j4", "node-a", 5_000, true);
-        Settlement.Report again = new Settlement(ledger, 7000).close("2026-11-25");
+        EpochReport again = new Settlement(ledger, 7000).close("2026-11-25");
         assertThat(again.fees()).isEqualTo(1_400_000);
         assertThat(again.merkleRoot()).isEqualTo(r.merkleRoot());
         assertThat(new Settlement(ledger, 7000).list()).hasSize(1);

@@ -1,0 +1,188 @@
+package io.diem.gateway.call;
+
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.ledger.LedgerViews;
+import io.diem.gateway.ledger.Pricing;
+import io.diem.gateway.metrics.GatewayMetrics;
+import io.diem.gateway.nodes.NodePicker;
+import io.diem.v1.ChatMessage;
+import io.diem.v1.GenerateRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+
+/**
+ * The first step of a call: check the request against the API's limits, find the model's price and
+ * a node that serves it, bound the call's worst-case cost (prompt and max tokens at token prices
+ * plus the ticket's compute limit at its price), and reserve that much of the caller's credit.
+ * Nothing is dispatched unless all of that succeeds; every refusal is counted by reason.
+ */
+public final class Admission {
+
+    /**
+     * An admitted call: credit is reserved under {@code callId} and must be posted or released.
+     *
+     * @param worstCaseMicroUsd the amount reserved
+     * @param startNanos when the call arrived (monotonic), for latency metrics
+     */
+    public record Admitted(String callId, LedgerViews.ApiKey key, Pricing price, long maxPromptTokens, int maxTokens,
+            long worstCaseMicroUsd, long startNanos) {}
+
+    private final Ledger ledger;
+    private final NodePicker picker;
+    private final GatewayMetrics metrics;
+    private final CallLimits limits;
+    private final Map<String, Semaphore> perKey = new ConcurrentHashMap<>();
+
+    public Admission(Ledger ledger, NodePicker picker, GatewayMetrics metrics, CallLimits limits) {
+        this.ledger = ledger;
+        this.picker = picker;
+        this.metrics = metrics;
+        this.limits = limits;
+    }
+
+    /** Takes one of the key's concurrent-call slots; the caller must {@link #leave} it when the call ends. */
+    public void enter(LedgerViews.ApiKey key) {
+        if (!slots(key).tryAcquire()) {
+            metrics.rejected("key_concurrency");
+            throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "key " + key.keyId() + " already has "
+                    + limits.perKeyConcurrency() + " calls in flight (the per-key limit); wait for one to finish");
+        }
+    }
+
+    public void leave(LedgerViews.ApiKey key) {
+        slots(key).release();
+    }
+
+    private Semaphore slots(LedgerViews.ApiKey key) {
+        return perKey.computeIfAbsent(key.keyId(), k -> new Semaphore(limits.perKeyConcurrency()));
+    }
+
+    /** Validates, prices and reserves; throws the refusal otherwise. */
+    public Admitted admit(GenerateRequest request, LedgerViews.ApiKey key, long startNanos) {
+        String model = request.getModel();
+        int maxTokens = validate(request);
+        Pricing price = ledger.price(model).orElseThrow(() -> {
+            metrics.rejected("unknown_model");
+            return new GatewayException(Kind.NOT_FOUND, "model '" + model + "' is not offered (no price is set); see ListModels");
+        });
+        NodePicker.AvailableModel available = picker.availableModels().get(model);
+        if (available == null) {
+            metrics.rejected("no_node");
+            throw new GatewayException(Kind.UNAVAILABLE, "no healthy node serves model '" + model + "' right now; retry later");
+        }
+        int context = available.contextLength();
+        if (maxTokens >= context) {
+            metrics.rejected("invalid_request");
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "max_tokens " + maxTokens + " does not fit the context of " + context
+                    + " tokens of model '" + model + "'");
+        }
+        long maxPrompt = Math.min(promptTokenBound(request), context - 1);
+        long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
+        String callId = "call_" + UUID.randomUUID();
+        try {
+            ledger.reserve(callId, key.accountId(), key.keyId(), worst);
+        } catch (GatewayException e) {
+            if (e.kind() != Kind.RESOURCE_EXHAUSTED) {
+                throw e;
+            }
+            metrics.rejected("insufficient_credit");
+            LedgerViews.Balance b = ledger.balance(key.accountId());
+            throw new GatewayException(Kind.RESOURCE_EXHAUSTED, e.getMessage(), "INSUFFICIENT_CREDIT", Map.of(
+                    "remaining_micro_usd", Long.toString(b.remaining()),
+                    "needed_micro_usd", Long.toString(worst),
+                    "resets_at", b.resetsAt().toString()));
+        }
+        metrics.admitted(model);
+        return new Admitted(callId, key, price, maxPrompt, maxTokens, worst, startNanos);
+    }
+
+    /** Checks the request against the API's limits; returns the max_tokens to use. */
+    private int validate(GenerateRequest r) {
+        String problem = problem(r);
+        if (problem != null) {
+            metrics.rejected("invalid_request");
+            throw new GatewayException(Kind.INVALID_ARGUMENT, problem);
+        }
+        return r.getSampling().getMaxTokens() == 0 ? limits.defaultMaxTokens() : r.getSampling().getMaxTokens();
+    }
+
+    /** What is wrong with the request, or null. */
+    private String problem(GenerateRequest r) {
+        if (r.getModel().isEmpty()) {
+            return "model is required (see ListModels)";
+        }
+        switch (r.getInputCase()) {
+            case PROMPT -> {
+                int bytes = r.getPrompt().getBytes(StandardCharsets.UTF_8).length;
+                if (bytes == 0 || bytes > limits.maxPromptBytes()) {
+                    return "prompt must be 1.." + limits.maxPromptBytes() + " bytes, got " + bytes;
+                }
+            }
+            case CHAT -> {
+                int n = r.getChat().getMessagesCount();
+                if (n == 0 || n > limits.maxChatMessages()) {
+                    return "chat must have 1.." + limits.maxChatMessages() + " messages, got " + n;
+                }
+                long bytes = 0;
+                for (ChatMessage m : r.getChat().getMessagesList()) {
+                    if (!List.of("system", "user", "assistant").contains(m.getRole())) {
+                        return "chat role must be system, user or assistant, got '" + m.getRole() + "'";
+                    }
+                    bytes += m.getContent().getBytes(StandardCharsets.UTF_8).length;
+                }
+                if (bytes > limits.maxPromptBytes()) {
+                    return "chat content must be at most " + limits.maxPromptBytes() + " bytes, got " + bytes;
+                }
+            }
+            case TOKEN_IDS -> {
+                int n = r.getTokenIds().getIdsCount();
+                if (n == 0 || n > limits.maxPromptBytes()) {
+                    return "token_ids must have 1.." + limits.maxPromptBytes() + " ids, got " + n;
+                }
+            }
+            default -> {
+                return "set one input: prompt, chat or token_ids";
+            }
+        }
+        var s = r.getSampling();
+        if (!(s.getTemperature() >= 0 && s.getTemperature() <= 2)) {
+            return "temperature must be in [0, 2], got " + s.getTemperature();
+        }
+        if (!(s.getTopP() >= 0 && s.getTopP() <= 1)) {
+            return "top_p must be in [0, 1] (0 = unset), got " + s.getTopP();
+        }
+        if (s.getMaxTokens() > limits.maxTokens()) {
+            return "max_tokens must be 1.." + limits.maxTokens() + " (0 = " + limits.defaultMaxTokens() + "), got "
+                    + Integer.toUnsignedString(s.getMaxTokens());
+        }
+        if (s.getStopCount() > limits.maxStops()) {
+            return "at most " + limits.maxStops() + " stop sequences, got " + s.getStopCount();
+        }
+        for (String stop : s.getStopList()) {
+            if (stop.isEmpty() || stop.length() > limits.maxStopLength()) {
+                return "stop sequences must be 1.." + limits.maxStopLength() + " characters";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * An upper bound on the prompt's tokens without tokenizing: byte-level BPE gives each token at
+     * least one byte, so UTF-8 bytes + BOS bound a prompt; chat adds the template's markers.
+     */
+    static long promptTokenBound(GenerateRequest r) {
+        return switch (r.getInputCase()) {
+            case PROMPT -> r.getPrompt().getBytes(StandardCharsets.UTF_8).length + 1L;
+            case TOKEN_IDS -> r.getTokenIds().getIdsCount();
+            case CHAT -> 16L + r.getChat().getMessagesList().stream()
+                    .mapToLong(m -> 16L + m.getRole().length() + m.getContent().getBytes(StandardCharsets.UTF_8).length).sum();
+            default -> 0;
+        };
+    }
+}

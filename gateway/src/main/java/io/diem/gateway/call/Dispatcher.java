@@ -1,0 +1,169 @@
+package io.diem.gateway.call;
+
+import io.diem.gateway.call.Admission.Admitted;
+import io.diem.gateway.call.Jobs.State;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.Ledger;
+import io.diem.gateway.ledger.LedgerViews;
+import io.diem.gateway.ledger.Reservation;
+import io.diem.gateway.metrics.GatewayMetrics;
+import io.diem.gateway.nodes.Node;
+import io.diem.gateway.nodes.NodeLink.NodeFailure;
+import io.diem.gateway.nodes.NodeLink;
+import io.diem.gateway.nodes.NodePicker;
+import io.diem.gateway.nodes.TicketKeys;
+import io.diem.sign.TicketMinter;
+import io.diem.v1.ExecuteRequest;
+import io.diem.v1.ExecuteResponse;
+import io.diem.v1.ExecuteSummary;
+import io.diem.v1.GenerateRequest;
+import io.diem.v1.JobTicket;
+import io.diem.v1.TokenDelta;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * The second step of a call: pick a node, mint its ticket, record the job, relay the node's stream
+ * to the caller; the caller ends with usage and the balance after. A node that fails before its first token
+ * is replaced by another (up to the attempt limit, its job abandoned and never charged); one that
+ * fails later ends the call with UNAVAILABLE, and the caller is charged only for what was delivered
+ * (when the receipt is booked). Calls that end without a dispatch release their reservation.
+ */
+public final class Dispatcher {
+
+    /** A call whose stream the node finished: its summary, its cost in µUSD and the caller's balance after. */
+    public record Completed(String jobId, String nodeId, ExecuteSummary summary, long costMicroUsd,
+            LedgerViews.Balance balanceAfter) {}
+
+    /** Where the relayed stream goes: the caller's connection, and whether it is still there. */
+    public interface Caller {
+        void send(TokenDelta delta);
+
+        boolean cancelled();
+    }
+
+    private final Ledger ledger;
+    private final NodePicker picker;
+    private final TicketKeys ticketKeys;
+    private final NodeLink link;
+    private final Jobs jobs;
+    private final GatewayMetrics metrics;
+    private final CallLimits limits;
+
+    public Dispatcher(Ledger ledger, NodePicker picker, TicketKeys ticketKeys, NodeLink link, Jobs jobs, GatewayMetrics metrics,
+            CallLimits limits) {
+        this.ledger = ledger;
+        this.picker = picker;
+        this.ticketKeys = ticketKeys;
+        this.link = link;
+        this.jobs = jobs;
+        this.metrics = metrics;
+        this.limits = limits;
+    }
+
+    /** Dispatches (retrying nodes that fail before the first token) and relays the stream. */
+    public Completed run(GenerateRequest request, Admitted call, Caller caller) {
+        String model = call.price().model();
+        Set<String> tried = new HashSet<>();
+        NodeFailure lastFailure = null;
+        long nodeNanos = 0;
+        for (int attempt = 0; attempt < limits.dispatchAttempts(); attempt++) {
+            Node node = picker.pick(model, tried).orElse(null);
+            if (node == null) {
+                break;
+            }
+            tried.add(node.nodeId());
+            String jobId = "job_" + UUID.randomUUID();
+            ExecuteRequest execute = ticketed(request, call, node, jobId);
+            long relayed = 0;
+            ExecuteSummary summary = null;
+            long dispatchedAt = System.nanoTime();
+            picker.inflight(node.nodeId()).incrementAndGet();
+            try {
+                Iterator<ExecuteResponse> stream = link.execute(node, execute);
+                while (stream.hasNext()) {
+                    ExecuteResponse r = stream.next();
+                    if (r.hasDelta()) {
+                        if (relayed == 0 && r.getDelta().getTokenIdsCount() > 0) {
+                            metrics.timeToFirstToken(model, System.nanoTime() - call.startNanos());
+                        }
+                        relayed += r.getDelta().getTokenIdsCount();
+                        caller.send(r.getDelta());
+                    } else if (r.hasSummary()) {
+                        summary = r.getSummary();
+                    }
+                }
+            } catch (NodeFailure e) {
+                nodeNanos += System.nanoTime() - dispatchedAt;
+                if (caller.cancelled() || e.failureCause() == NodeFailure.Cause.CANCELLED
+                        || e.failureCause() == NodeFailure.Cause.DEADLINE_EXCEEDED) {
+                    jobs.recordRelayed(jobId, 0, relayed, false); // the node's receipt books what it used, capped at this
+                    throw e.failureCause() == NodeFailure.Cause.DEADLINE_EXCEEDED
+                            ? new GatewayException(Kind.DEADLINE_EXCEEDED, e.getMessage())
+                            : new GatewayException(Kind.CANCELLED, "call cancelled");
+                }
+                if (relayed == 0) {
+                    jobs.transition(jobId, State.DISPATCHED, State.ABANDONED); // never charged
+                    if (e.failureCause() != NodeFailure.Cause.INVALID_REQUEST) {
+                        lastFailure = e; // try another node
+                        continue;
+                    }
+                    ledger.release(call.callId());
+                    throw new GatewayException(Kind.INVALID_ARGUMENT, e.getMessage()); // the node found the request itself invalid
+                }
+                jobs.recordRelayed(jobId, 0, relayed, false);
+                throw new GatewayException(Kind.UNAVAILABLE, "node " + node.nodeId() + " failed after " + relayed
+                        + " tokens (" + e.code() + "); you are charged only for what was delivered");
+            } finally {
+                picker.inflight(node.nodeId()).decrementAndGet();
+            }
+            nodeNanos += System.nanoTime() - dispatchedAt;
+            if (summary == null) {
+                jobs.recordRelayed(jobId, 0, relayed, false);
+                throw new GatewayException(Kind.UNAVAILABLE, "node " + node.nodeId() + " ended the stream without a summary after "
+                        + relayed + " tokens; you are charged only for what was delivered");
+            }
+            jobs.recordRelayed(jobId, summary.getPromptTokens(), relayed, true);
+            Completed done = completed(call, jobId, node.nodeId(), summary);
+            long total = System.nanoTime() - call.startNanos();
+            metrics.latency(model, total);
+            metrics.overhead(model, total - nodeNanos);
+            return done;
+        }
+        ledger.release(call.callId());
+        throw new GatewayException(Kind.UNAVAILABLE, "no node could run the call (" + tried.size() + " tried"
+                + (lastFailure == null ? "" : "; last: " + lastFailure.code() + " " + lastFailure.getMessage())
+                + "); nothing was charged");
+    }
+
+    /** The node's request: the caller's, with its ticket and the max_tokens the reservation assumed. */
+    private ExecuteRequest ticketed(GenerateRequest request, Admitted call, Node node, String jobId) {
+        long now = ledger.now();
+        JobTicket ticket = JobTicket.newBuilder().setJobId(jobId).setNodeId(node.nodeId()).setAccountRef(call.callId())
+                .setModel(call.price().model()).setMaxPromptTokens((int) call.maxPromptTokens()).setMaxCompletionTokens(call.maxTokens())
+                .setGpuMicrosLimit(limits.gpuMicrosPerCall()).setIssuedAtUnixMicros(now)
+                .setExpiresAtUnixMicros(now + limits.ticketTtl().toNanos() / 1000).build();
+        jobs.insert(new Jobs.Job(jobId, call.callId(), call.key().accountId(), call.key().keyId(), node.nodeId(),
+                call.price().model(), call.maxPromptTokens(), call.maxTokens(), limits.gpuMicrosPerCall(), now, State.DISPATCHED,
+                false, 0, 0, 0));
+        GenerateRequest forNode = request.getSampling().getMaxTokens() == 0
+                ? request.toBuilder().setSampling(request.getSampling().toBuilder().setMaxTokens(call.maxTokens())).build() : request;
+        return ExecuteRequest.newBuilder().setTicket(TicketMinter.mint(ticketKeys.forNode(node.nodeId()), ticket))
+                .setRequest(forNode).build();
+    }
+
+    /** Cost and the balance after. The charge is booked when the receipt arrives; the balance shows it applied now. */
+    private Completed completed(Admitted call, String jobId, String nodeId, ExecuteSummary s) {
+        long cost = call.price().chargeMicroUsd(s.getPromptTokens(), s.getCompletionTokens(), s.getGpuMicros());
+        LedgerViews.Balance b = ledger.balance(call.key().accountId());
+        long reserved = ledger.reservation(call.callId()).filter(r -> r.state() == Reservation.State.PENDING)
+                .map(Reservation::amount).orElse(0L);
+        long spent = b.spent() + (reserved > 0 ? Math.min(cost, reserved) : 0);
+        long held = b.reserved() - reserved;
+        return new Completed(jobId, nodeId, s, cost, new LedgerViews.Balance(b.accountId(), b.allowance(), spent, held,
+                Math.max(0, b.allowance() - spent - held), b.resetsAt()));
+    }
+}

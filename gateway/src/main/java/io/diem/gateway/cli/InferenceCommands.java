@@ -1,0 +1,87 @@
+package io.diem.gateway.cli;
+
+import static io.diem.gateway.cli.CtlOutput.describe;
+
+import io.diem.gateway.ledger.Units;
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code diemctl} commands for the inference API: generate and models. */
+final class InferenceCommands {
+
+    private InferenceCommands() {}
+
+    @Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream a completion (app developers: the API in one command).")
+    static final class GenerateCmd extends CtlCommand {
+        @Option(names = "--model", required = true) String model;
+        @Option(names = "--prompt", required = true) String prompt;
+        @Option(names = "--max-tokens", defaultValue = "0", description = "0 = the gateway's default.") int maxTokens;
+        @Option(names = "--temperature", defaultValue = "0.7") float temperature;
+        @Option(names = "--top-p", defaultValue = "0") float topP;
+        @Option(names = "--top-k", defaultValue = "0") int topK;
+        @Option(names = "--seed") Long seed;
+        @Option(names = "--stop") java.util.List<String> stop = new java.util.ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Diemctl root = root();
+            io.diem.v1.SamplingParams.Builder sampling = io.diem.v1.SamplingParams.newBuilder().setMaxTokens(maxTokens)
+                    .setTemperature(temperature).setTopP(topP).setTopK(topK).addAllStop(stop);
+            if (seed != null) {
+                sampling.setSeed(seed);
+            }
+            io.diem.v1.GenerateRequest request = io.diem.v1.GenerateRequest.newBuilder().setModel(model).setPrompt(prompt)
+                    .setSampling(sampling).build();
+            PrintWriter out = root.spec.commandLine().getOut();
+            StringBuilder text = new StringBuilder();
+            return root.call(c -> {
+                io.diem.v1.GenerateFinal last = null;
+                var stream = io.diem.v1.InferenceGrpc.newBlockingStub(c).withDeadlineAfter(300, TimeUnit.SECONDS).generate(request);
+                while (stream.hasNext()) {
+                    io.diem.v1.GenerateResponse r = stream.next();
+                    if (r.hasDelta()) {
+                        text.append(r.getDelta().getText());
+                        if (!root.json) {
+                            out.print(r.getDelta().getText());
+                            out.flush();
+                        }
+                    } else if (r.hasFinal()) {
+                        last = r.getFinal();
+                    }
+                }
+                if (last == null) {
+                    throw new IllegalStateException("the stream ended without a final message");
+                }
+                return io.diem.v1.GenerateResponse.newBuilder().setFinal(last).build();
+            }, (io.diem.v1.GenerateResponse r) -> {
+                var f = r.getFinal();
+                var u = f.getUsage();
+                var b = f.getBalanceAfter();
+                return String.format("%n[%s] %d prompt + %d completion tokens, %.3f %s-seconds, cost $%s; node %s, job %s%n"
+                                + "[balance] $%s of $%s remaining today",
+                        f.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT), u.getPromptTokens(),
+                        u.getCompletionTokens(), u.getGpuMicros() / 1e6,
+                        u.getComputeKind() == io.diem.v1.ComputeKind.COMPUTE_KIND_GPU ? "GPU" : "CPU",
+                        Units.format(u.getCostMicroUsd()), f.getNodeId(), f.getJobId(), Units.format(b.getRemainingMicroUsd()),
+                        Units.format(b.getAllowanceMicroUsd()));
+            }, text);
+        }
+    }
+    @Command(name = "models", mixinStandardHelpOptions = true, description = "Models served now: list.",
+            subcommands = {ModelsCmd.List.class})
+    static final class ModelsCmd {
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "Models on healthy nodes, with prices.")
+        static final class List extends CtlCommand {
+            @Override
+            public Integer call() {
+                return call(c -> io.diem.v1.InferenceGrpc.newBlockingStub(c).listModels(io.diem.v1.ListModelsRequest.getDefaultInstance()),
+                        (io.diem.v1.ListModelsResponse r) -> String.join("\n", r.getModelsList().stream()
+                                .map(m -> String.format("%s  context %d  nodes %d  %s", m.getName(), m.getContextLength(), m.getNodes(),
+                                        describe(m.getPrice()).substring(m.getName().length()).strip())).toList()));
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package io.diem.gateway.ledger;
+
+import io.diem.common.UnixMicros;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.DailyCredit.Counter;
+import io.diem.gateway.ledger.LedgerViews.Balance;
+import io.diem.gateway.ledger.LedgerViews.Charge;
+import io.diem.gateway.ledger.LedgerViews.UsageRecord;
+import io.diem.gateway.ledger.Reservation.State;
+import io.diem.gateway.store.Sql;
+import io.diem.gateway.store.Tx;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Today's inference credit of each account: reservations held for calls in flight, posted as
+ * charges when their usage is booked, voided or expired otherwise. Every change locks the account's
+ * row first, so gateways sharing a PostgreSQL ledger never reserve or charge an account beyond its
+ * allowance (or a key beyond its daily limit). Amounts in µUSD.
+ */
+public final class Credit {
+
+    private final Tx tx;
+    private final LedgerConfig config;
+    private final Clock clock;
+
+    public Credit(Tx tx, LedgerConfig config, Clock clock) {
+        this.tx = tx;
+        this.config = config;
+        this.clock = clock;
+    }
+
+    private long now() {
+        return UnixMicros.now(clock);
+    }
+
+    public Balance balance(String accountId) {
+        return tx.run(sql -> DailyCredit.balance(sql, AccountRow.lockAndMature(sql, accountId, now()), config, now()));
+    }
+
+    /** Reservations still pending (credit held by calls in flight or awaiting their receipt). */
+    public long openReservations() {
+        return tx.run(sql -> sql.number("SELECT COUNT(*) FROM reservations WHERE state = 'pending'"));
+    }
+
+    /**
+     * Holds {@code amount} µUSD of today's credit for a job, atomically: refused with
+     * RESOURCE_EXHAUSTED (and nothing held) when the account's or the key's remaining credit is
+     * smaller. Retrying with the same id returns the existing reservation.
+     */
+    public Reservation reserve(String reservationId, String accountId, String keyId, long amount) {
+        if (amount < 0) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "reservation amount must be >= 0 µUSD, got " + amount);
+        }
+        if (reservationId == null || reservationId.isEmpty() || reservationId.length() > 64) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "reservation id must be 1..64 characters");
+        }
+        return tx.run(sql -> {
+            AccountRow row = AccountRow.lockAndMature(sql, accountId, now());
+            Optional<Reservation> existing = find(sql, reservationId);
+            if (existing.isPresent()) {
+                return existing.get();
+            }
+            long now = now();
+            String day = UnixMicros.day(now);
+            DailyCredit.ensure(sql, Counter.ACCOUNT, accountId, day);
+            Balance before = DailyCredit.balance(sql, row, config, now);
+            if (amount > before.remaining()) {
+                throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "not enough credit: this call may cost up to "
+                        + amount + " µUSD and " + before.remaining() + " µUSD remain today (allowance "
+                        + before.allowance() + ", spent " + before.spent() + ", reserved " + before.reserved() + ")");
+            }
+            if (keyId != null) {
+                long limit = ApiKeys.dailyLimit(sql, keyId);
+                DailyCredit.ensure(sql, Counter.KEY, keyId, day);
+                if (limit > 0) {
+                    DailyCredit.Used used = DailyCredit.used(sql, Counter.KEY, keyId, day, true);
+                    long keyRemaining = Math.max(0, limit - used.spent() - used.reserved());
+                    if (amount > keyRemaining) {
+                        throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "key " + keyId + " daily limit: this call may cost up to "
+                                + amount + " µUSD and " + keyRemaining + " µUSD of the key's " + limit + " µUSD remain today");
+                    }
+                }
+                DailyCredit.add(sql, Counter.KEY, keyId, day, 0, amount);
+            }
+            DailyCredit.add(sql, Counter.ACCOUNT, accountId, day, 0, amount);
+            long expires = now + config.reservationTtl().toNanos() / 1000;
+            sql.update("INSERT INTO reservations (reservation_id, account_id, key_id, utc_day, amount, state, created_at, expires_at) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", reservationId, accountId, keyId, day, amount, State.PENDING.column(), now,
+                    expires);
+            return new Reservation(reservationId, accountId, keyId, amount, State.PENDING, UnixMicros.instant(expires),
+                    DailyCredit.balance(sql, row, config, now));
+        });
+    }
+
+    /**
+     * Turns a pending reservation into the job's charge ({@code min(cost, reserved)}) and writes its
+     * usage record; {@code nodePaid} false keeps the charge out of the node's payout (an implausible
+     * or missing receipt). Idempotent: posting the same reservation again returns the first result.
+     * The charge settles in the epoch of its day, or of the booking day when its day is already
+     * closed, so a closed epoch never changes.
+     */
+    public Charge post(String reservationId, UsageRecord usage, boolean nodePaid) {
+        return tx.run(sql -> {
+            Reservation r = find(sql, reservationId)
+                    .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no reservation '" + reservationId + "'"));
+            AccountRow row = AccountRow.lockAndMature(sql, r.accountId(), now());
+            Locked locked = lock(sql, reservationId);
+            if (locked.state() == State.POSTED) {
+                return new Charge(reservationId, locked.amount(), locked.posted(), true, DailyCredit.balance(sql, row, config, now()));
+            }
+            if (locked.state() != State.PENDING) {
+                throw new GatewayException(Kind.FAILED_PRECONDITION, "reservation " + reservationId + " is "
+                        + locked.state().column() + "; only a pending reservation can be charged");
+            }
+            long charge = Math.min(Math.max(0, usage.cost()), locked.amount());
+            long now = now();
+            DailyCredit.add(sql, Counter.ACCOUNT, r.accountId(), locked.day(), charge, -locked.amount());
+            if (r.keyId() != null) {
+                DailyCredit.add(sql, Counter.KEY, r.keyId(), locked.day(), charge, -locked.amount());
+            }
+            settle(sql, reservationId, State.POSTED, charge, now);
+            String epoch = Epochs.isClosed(sql, locked.day()) ? UnixMicros.day(now) : locked.day();
+            UsageLog.insert(sql, usage, r.accountId(), r.keyId(), charge, locked.day(), now, epoch, nodePaid);
+            Operations.record(sql, "charge:" + reservationId, r.accountId(), "charge", charge, usage.jobId(), now);
+            return new Charge(reservationId, locked.amount(), charge, false, DailyCredit.balance(sql, row, config, now));
+        });
+    }
+
+    /** Releases a pending reservation without charging anything. */
+    public void release(String reservationId) {
+        tx.run(sql -> {
+            Reservation r = find(sql, reservationId)
+                    .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no reservation '" + reservationId + "'"));
+            AccountRow.lockAndMature(sql, r.accountId(), now());
+            return voidPending(sql, reservationId, State.VOIDED);
+        });
+    }
+
+    /** Expires every pending reservation past its TTL; returns how many. */
+    public int expireReservations() {
+        List<String> due = tx.run(sql -> sql.list("SELECT reservation_id FROM reservations WHERE state = 'pending' AND expires_at <= ? "
+                + "ORDER BY expires_at LIMIT 1000", rs -> rs.getString(1), now()));
+        int expired = 0;
+        for (String id : due) {
+            boolean done = tx.run(sql -> {
+                Reservation r = find(sql, id).orElseThrow();
+                AccountRow.lockAndMature(sql, r.accountId(), now());
+                return voidPending(sql, id, State.EXPIRED);
+            });
+            if (done) {
+                expired++;
+            }
+        }
+        return expired;
+    }
+
+    public Optional<Reservation> reservation(String reservationId) {
+        return tx.run(sql -> find(sql, reservationId));
+    }
+
+    /** The reservation row locked for a state change. */
+    private record Locked(String accountId, String keyId, String day, long amount, State state, long posted) {}
+
+    private static Locked lock(Sql sql, String reservationId) throws SQLException {
+        return sql.one("SELECT account_id, key_id, utc_day, amount, state, posted_amount FROM reservations WHERE reservation_id = ? "
+                + "FOR UPDATE", rs -> new Locked(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+                        State.ofColumn(rs.getString(5)), rs.getLong(6)), reservationId).orElseThrow();
+    }
+
+    private boolean voidPending(Sql sql, String reservationId, State to) throws SQLException {
+        Locked r = lock(sql, reservationId);
+        if (r.state() != State.PENDING) {
+            return false;
+        }
+        DailyCredit.add(sql, Counter.ACCOUNT, r.accountId(), r.day(), 0, -r.amount());
+        if (r.keyId() != null) {
+            DailyCredit.add(sql, Counter.KEY, r.keyId(), r.day(), 0, -r.amount());
+        }
+        settle(sql, reservationId, to, 0, now());
+        return true;
+    }
+
+    /** Moves a locked pending reservation to its final state. */
+    private static void settle(Sql sql, String reservationId, State to, long posted, long now) throws SQLException {
+        if (!State.PENDING.canBecome(to)) {
+            throw new IllegalStateException("reservation " + reservationId + " cannot become " + to);
+        }
+        sql.update("UPDATE reservations SET state = ?, posted_amount = ?, settled_at = ? WHERE reservation_id = ? AND state = 'pending'",
+                to.column(), posted, now, reservationId);
+    }
+
+    private static Optional<Reservation> find(Sql sql, String reservationId) throws SQLException {
+        return sql.one("SELECT account_id, key_id, amount, state, expires_at FROM reservations WHERE reservation_id = ?",
+                rs -> new Reservation(reservationId, rs.getString(1), rs.getString(2), rs.getLong(3), State.ofColumn(rs.getString(4)),
+                        UnixMicros.instant(rs.getLong(5)), null), reservationId);
+    }
+}

@@ -1,0 +1,50 @@
+package io.diem.gateway.ledger;
+
+import io.diem.common.UnixMicros;
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.store.Tx;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+/** Each model's prices ({@code model_prices}); a model without a price is not offered. */
+public final class Prices {
+
+    private final Tx tx;
+    private final Clock clock;
+
+    public Prices(Tx tx, Clock clock) {
+        this.tx = tx;
+        this.clock = clock;
+    }
+
+    public Pricing set(Pricing price) {
+        if (price.model() == null || price.model().isBlank() || price.model().length() > 128) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "model name must be 1..128 characters");
+        }
+        // UPDATE, else INSERT: portable between H2 and PostgreSQL; a racing INSERT loses on the key and is retried.
+        return tx.runRetryingDuplicateKey(sql -> {
+            long now = UnixMicros.now(clock);
+            int updated = sql.update("UPDATE model_prices SET prompt_per_million = ?, completion_per_million = ?, per_gpu_second = ?, "
+                    + "updated_at = ? WHERE model = ?", price.promptPerMillion(), price.completionPerMillion(), price.perGpuSecond(), now,
+                    price.model());
+            if (updated == 0) {
+                sql.update("INSERT INTO model_prices (model, prompt_per_million, completion_per_million, per_gpu_second, updated_at) "
+                        + "VALUES (?, ?, ?, ?, ?)", price.model(), price.promptPerMillion(), price.completionPerMillion(),
+                        price.perGpuSecond(), now);
+            }
+            return price;
+        });
+    }
+
+    public Optional<Pricing> get(String model) {
+        return tx.run(sql -> sql.one("SELECT model, prompt_per_million, completion_per_million, per_gpu_second FROM model_prices "
+                + "WHERE model = ?", rs -> new Pricing(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)), model));
+    }
+
+    public List<Pricing> list() {
+        return tx.run(sql -> sql.list("SELECT model, prompt_per_million, completion_per_million, per_gpu_second FROM model_prices "
+                + "ORDER BY model", rs -> new Pricing(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4))));
+    }
+}

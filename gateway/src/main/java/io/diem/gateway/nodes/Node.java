@@ -1,0 +1,39 @@
+package io.diem.gateway.nodes;
+
+import java.security.PublicKey;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One node as the gateway's directory sees it (a {@code nodes} row). Times in µs since the epoch;
+ * {@code ackedSequence}/{@code ackedHash} are the last receipt batch booked from it.
+ */
+public record Node(String nodeId, PublicKey publicKey, String endpoint, Approval approval, String flagReason,
+        List<ServedModel> models, String engine, String agentVersion, long registeredAt, long lastHeartbeatAt,
+        int running, int queued, int gpusOnline, long ackedSequence, byte[] ackedHash) {
+
+    /** What an operator decided: new nodes are pending until approved; revoked is final until approved again. */
+    public enum Approval {
+        PENDING, APPROVED, REVOKED;
+
+        String column() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        static Approval ofColumn(String value) {
+            return valueOf(value.toUpperCase(Locale.ROOT));
+        }
+    }
+
+    /** A model a node serves. */
+    public record ServedModel(String name, int contextLength) {}
+
+    public boolean serves(String model) {
+        return models.stream().anyMatch(m -> m.name().equals(model));
+    }
+
+    /** Jobs running and queued on the node by its last heartbeat. */
+    public int reportedLoad() {
+        return running + queued;
+    }
+}

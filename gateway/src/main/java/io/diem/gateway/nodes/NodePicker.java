@@ -1,0 +1,58 @@
+package io.diem.gateway.nodes;
+
+import io.diem.v1.NodeState;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Chooses the node for a job: the least loaded healthy, approved, unflagged node serving the model,
+ * where load is what the node last reported plus the jobs this gateway has in flight on it (so a
+ * burst between heartbeats spreads out). Ties go to the smallest node id.
+ */
+public final class NodePicker {
+
+    /** A model served by eligible nodes: the largest context among them and how many there are. */
+    public record AvailableModel(String name, int contextLength, int nodes) {}
+
+    private final NodeDirectory directory;
+    private final Map<String, AtomicInteger> inflight = new ConcurrentHashMap<>();
+
+    public NodePicker(NodeDirectory directory) {
+        this.directory = directory;
+    }
+
+    /** Healthy, approved, unflagged nodes. */
+    public List<Node> eligible() {
+        return directory.nodes().stream().filter(n -> directory.state(n) == NodeState.NODE_STATE_HEALTHY).toList();
+    }
+
+    /** The least loaded eligible node serving {@code model}, other than those in {@code exclude}. */
+    public Optional<Node> pick(String model, Set<String> exclude) {
+        return eligible().stream()
+                .filter(n -> n.serves(model) && !exclude.contains(n.nodeId()))
+                .min(Comparator.comparingInt((Node n) -> n.reportedLoad() + inflight(n.nodeId()).get()).thenComparing(Node::nodeId));
+    }
+
+    /** Jobs this gateway is relaying from {@code nodeId} right now (the dispatcher counts them up and down). */
+    public AtomicInteger inflight(String nodeId) {
+        return inflight.computeIfAbsent(nodeId, id -> new AtomicInteger());
+    }
+
+    /** Models served by eligible nodes, by name. */
+    public Map<String, AvailableModel> availableModels() {
+        Map<String, AvailableModel> out = new TreeMap<>();
+        for (Node n : eligible()) {
+            for (Node.ServedModel m : n.models()) {
+                out.merge(m.name(), new AvailableModel(m.name(), m.contextLength(), 1), (a, b) -> new AvailableModel(a.name(),
+                        Math.max(a.contextLength(), b.contextLength()), a.nodes() + b.nodes()));
+            }
+        }
+        return out;
+    }
+}

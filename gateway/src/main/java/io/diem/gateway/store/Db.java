@@ -1,0 +1,160 @@
+package io.diem.gateway.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.diem.gateway.error.GatewayException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The gateway's database: an embedded H2 file by default, or PostgreSQL shared by several gateways.
+ * H2 runs in its PostgreSQL mode so one SQL dialect serves both. Schema migrations are the
+ * versioned files {@code db/migration/V<n>__*.sql}, applied in order, each in one transaction,
+ * under a lock when the database is shared.
+ */
+public final class Db implements AutoCloseable {
+
+    /** The migrations, in order. Add new files here as V2, V3, …; never edit an applied one. */
+    static final List<String> MIGRATIONS = List.of("V1__ledger.sql", "V2__nodes_jobs_settlement.sql");
+
+    private final HikariDataSource dataSource;
+    private final boolean postgres;
+
+    private Db(HikariDataSource dataSource, boolean postgres) {
+        this.dataSource = dataSource;
+        this.postgres = postgres;
+    }
+
+    /** The default embedded ledger in {@code dataDir/ledger.mv.db}. */
+    public static String h2Url(Path dataDir) {
+        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("ledger")
+                + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
+    }
+
+    /** Opens (and migrates) the database at {@code jdbcUrl}: {@code jdbc:h2:…} or {@code jdbc:postgresql:…}. */
+    public static Db open(String jdbcUrl, int poolSize) {
+        boolean postgres = jdbcUrl.startsWith("jdbc:postgresql:");
+        if (!postgres && !jdbcUrl.startsWith("jdbc:h2:")) {
+            throw new IllegalArgumentException("unsupported ledger database '" + jdbcUrl
+                    + "': use jdbc:postgresql://HOST:PORT/DB or jdbc:h2:file:PATH");
+        }
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(jdbcUrl);
+        config.setMaximumPoolSize(poolSize);
+        config.setPoolName("ledger");
+        config.setAutoCommit(false);
+        config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+        config.setInitializationFailTimeout(10_000);
+        HikariDataSource ds;
+        try {
+            ds = new HikariDataSource(config);
+        } catch (RuntimeException e) {
+            throw new GatewayException(GatewayException.Kind.UNAVAILABLE,
+                    "cannot open the ledger database " + redact(jdbcUrl) + ": " + e.getMessage(), e);
+        }
+        Db db = new Db(ds, postgres);
+        try {
+            db.migrate();
+        } catch (RuntimeException e) {
+            ds.close();
+            throw e;
+        }
+        return db;
+    }
+
+    private static String redact(String url) {
+        return url.replaceAll("password=[^&;]*", "password=***");
+    }
+
+    /** A pooled connection with auto-commit off; only {@link Tx} uses it. */
+    Connection connection() throws SQLException {
+        return dataSource.getConnection();
+    }
+
+    public boolean isPostgres() {
+        return postgres;
+    }
+
+    /** Applies the migrations not yet recorded in {@code schema_version}. */
+    public void migrate() {
+        try (Connection c = connection()) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY, name VARCHAR(200) NOT NULL, "
+                        + "applied_at BIGINT NOT NULL)");
+            }
+            c.commit();
+            for (int i = 0; i < MIGRATIONS.size(); i++) {
+                int version = i + 1;
+                String name = MIGRATIONS.get(i);
+                try (Statement s = c.createStatement()) {
+                    if (postgres) {
+                        s.execute("SELECT pg_advisory_xact_lock(7070001)"); // one migrator at a time across gateways
+                    }
+                    boolean applied;
+                    try (ResultSet rs = s.executeQuery("SELECT 1 FROM schema_version WHERE version = " + version)) {
+                        applied = rs.next();
+                    }
+                    if (!applied) {
+                        for (String statement : statements(read(name))) {
+                            s.execute(statement);
+                        }
+                        s.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (" + version + ", '"
+                                + name + "', " + System.currentTimeMillis() * 1000 + ")");
+                    }
+                    c.commit();
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                }
+            }
+        } catch (SQLException e) {
+            throw new GatewayException(GatewayException.Kind.UNAVAILABLE, "ledger schema migration failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static String read(String name) {
+        try (InputStream in = Db.class.getResourceAsStream("/db/migration/" + name)) {
+            if (in == null) {
+                throw new IllegalStateException("migration " + name + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read migration " + name, e);
+        }
+    }
+
+    /** Splits a migration into statements at semicolons that end a line, dropping comments. */
+    static List<String> statements(String sql) {
+        List<String> out = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        for (String line : sql.split("\n")) {
+            String trimmed = line.strip();
+            if (trimmed.startsWith("--") || trimmed.isEmpty()) {
+                continue;
+            }
+            current.append(line).append('\n');
+            if (trimmed.endsWith(";")) {
+                String statement = current.toString().strip();
+                out.add(statement.substring(0, statement.length() - 1));
+                current.setLength(0);
+            }
+        }
+        if (!current.toString().isBlank()) {
+            out.add(current.toString().strip());
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+}

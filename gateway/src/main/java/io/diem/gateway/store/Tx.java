@@ -1,0 +1,87 @@
+package io.diem.gateway.store;
+
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.function.LongConsumer;
+
+/**
+ * Runs units of work as transactions on the {@link Db}: commit when the work returns, roll back when
+ * it throws. A transaction that lost a serialisation race or a deadlock (PostgreSQL SQLSTATE 40001,
+ * 40P01) is run again, up to {@value #ATTEMPTS} times in all, so work must not have effects outside
+ * the database. A unique-key violation (23505) is retried only where the caller asks for it
+ * ({@link #runRetryingDuplicateKey}): an "update, else insert" that lost the insert to another
+ * gateway reads the winner's row on the next attempt. Every other database failure becomes
+ * {@code UNAVAILABLE}; refusals thrown by the work pass through unchanged.
+ */
+public final class Tx {
+
+    /** A unit of work on one transaction's statements. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Sql sql) throws SQLException;
+    }
+
+    static final int ATTEMPTS = 5;
+
+    private final Db db;
+    /** Told the duration (ns) of every transaction, retries included; a no-op until set. */
+    private volatile LongConsumer durationNanos = n -> {};
+
+    public Tx(Db db) {
+        this.db = db;
+    }
+
+    public Db db() {
+        return db;
+    }
+
+    /** Reports every transaction's duration (ns) to {@code listener} (the ledger-latency metric). */
+    public void onTransaction(LongConsumer listener) {
+        this.durationNanos = listener;
+    }
+
+    /** Runs {@code work} as one transaction, retried on serialisation failures and deadlocks. */
+    public <T> T run(Work<T> work) {
+        return timed(work, false);
+    }
+
+    /** As {@link #run}, and also retried when an insert lost a race on a unique key. */
+    public <T> T runRetryingDuplicateKey(Work<T> work) {
+        return timed(work, true);
+    }
+
+    private <T> T timed(Work<T> work, boolean retryDuplicateKey) {
+        long start = System.nanoTime();
+        try {
+            return attempt(work, retryDuplicateKey);
+        } finally {
+            durationNanos.accept(System.nanoTime() - start);
+        }
+    }
+
+    private <T> T attempt(Work<T> work, boolean retryDuplicateKey) {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection c = db.connection()) {
+                try {
+                    T result = work.run(new Sql(c));
+                    c.commit();
+                    return result;
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                }
+            } catch (SQLException e) {
+                if (retryable(e.getSQLState(), retryDuplicateKey) && attempt < ATTEMPTS) {
+                    continue;
+                }
+                throw new GatewayException(Kind.UNAVAILABLE, "ledger database error: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    static boolean retryable(String sqlState, boolean retryDuplicateKey) {
+        return "40001".equals(sqlState) || "40P01".equals(sqlState) || (retryDuplicateKey && "23505".equals(sqlState));
+    }
+}

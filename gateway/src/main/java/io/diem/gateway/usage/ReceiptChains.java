@@ -1,0 +1,38 @@
+package io.diem.gateway.usage;
+
+import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.nodes.Node;
+import io.diem.gateway.nodes.NodeDirectory;
+import io.diem.sign.ReceiptChain;
+
+/**
+ * Where each node's chain of receipt batches stands: the sequence and hash of the last batch booked,
+ * kept on the node's row. A report is verified from there, batch by batch, with the receipt-chain
+ * class the agent signs with, and the new position is stored once its receipts are booked.
+ */
+public final class ReceiptChains {
+
+    /** A node and its chain, positioned after the last batch booked from it. */
+    public record Position(Node node, ReceiptChain chain) {}
+
+    private final NodeDirectory nodes;
+
+    public ReceiptChains(NodeDirectory nodes) {
+        this.nodes = nodes;
+    }
+
+    /** The chain of {@code nodeId}; NOT_FOUND for unknown nodes, PERMISSION_DENIED for revoked ones. */
+    public Position open(String nodeId) {
+        Node node = nodes.node(nodeId).orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "node " + nodeId + " is not registered"));
+        if (node.approval() == Node.Approval.REVOKED) {
+            throw new GatewayException(Kind.PERMISSION_DENIED, "node " + nodeId + " is revoked");
+        }
+        return new Position(node, new ReceiptChain(node.ackedSequence(), node.ackedHash()));
+    }
+
+    /** Stores the chain's position after a batch whose receipts are booked. */
+    public void acknowledge(Position position) {
+        nodes.setAcknowledged(position.node().nodeId(), position.chain().lastSequence(), position.chain().lastHash());
+    }
+}
