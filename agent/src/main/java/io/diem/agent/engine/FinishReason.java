@@ -12,6 +12,6 @@ public enum FinishReason {
     CANCELLED,
     /** The job's ticket allowed no more tokens. */
     TOKEN_LIMIT,
-    /** The job's ticket allowed no more compute time. */
-    GPU_TIME_LIMIT
+    /** The job's ticket allowed no more compute time (GPU or CPU, whichever the engine meters). */
+    COMPUTE_TIME_LIMIT
 }

@@ -74,7 +74,7 @@ public final class Generator {
                 break;
             }
             if (request.computeLimitNanos() > 0 && compute >= request.computeLimitNanos()) {
-                reason = FinishReason.GPU_TIME_LIMIT;
+                reason = FinishReason.COMPUTE_TIME_LIMIT;
                 break;
             }
             if (cancellation.isCancelled()) {

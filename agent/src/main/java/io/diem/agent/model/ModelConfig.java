@@ -1,15 +1,14 @@
 package io.diem.agent.model;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import io.diem.agent.tokenizer.SpecialTokens;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -154,7 +153,7 @@ public final class ModelConfig {
         int bos = json.has("bos_token_id") && !json.get("bos_token_id").isJsonNull()
                 ? json.get("bos_token_id").getAsInt() : -1;
         return new ModelConfig(type, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
-                ropeScaling, tie, qkvBias, attentionBias, window, bos, tokenIds(json.get("eos_token_id")));
+                ropeScaling, tie, qkvBias, attentionBias, window, bos, SpecialTokens.idsOf(json.get("eos_token_id")));
     }
 
     static RopeScaling ropeScaling(JsonObject scaling, String file) throws ModelLoadException {
@@ -177,23 +176,6 @@ public final class ModelConfig {
                 throw new ModelLoadException(file + ": unsupported rope scaling \"" + kind
                         + "\" (supported: default, linear, llama3)");
         }
-    }
-
-    /** An id, a list of ids, or null → list (possibly empty). */
-    public static List<Integer> tokenIds(JsonElement element) {
-        List<Integer> ids = new ArrayList<>();
-        if (element == null || element.isJsonNull()) {
-            return ids;
-        }
-        if (element.isJsonArray()) {
-            JsonArray array = element.getAsJsonArray();
-            for (JsonElement e : array) {
-                ids.add(e.getAsInt());
-            }
-        } else {
-            ids.add(element.getAsInt());
-        }
-        return ids;
     }
 
     private static String string(JsonObject json, String key, String fallback) {

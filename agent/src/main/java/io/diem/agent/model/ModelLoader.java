@@ -4,7 +4,9 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import io.diem.agent.tokenizer.SpecialTokens;
 import io.diem.agent.tokenizer.Tokenizer;
+import io.diem.agent.tokenizer.TokenizerLoadException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -48,7 +50,12 @@ public final class ModelLoader {
             throw new ModelLoadException(dir + ": missing config.json");
         }
         ModelConfig config = ModelConfig.read(configFile);
-        Tokenizer tokenizer = Tokenizer.load(dir, config);
+        Tokenizer tokenizer;
+        try {
+            tokenizer = Tokenizer.load(dir, new SpecialTokens(config.bosTokenId, config.eosTokenIds));
+        } catch (TokenizerLoadException e) {
+            throw new ModelLoadException(e.getMessage(), e);
+        }
         if (tokenizer.vocabularySize() > config.vocabSize) {
             throw new ModelLoadException(dir.resolve("tokenizer.json") + ": tokenizer has " + tokenizer.vocabularySize()
                     + " tokens but the model's vocab_size is " + config.vocabSize);

@@ -2,11 +2,14 @@ package io.diem.agent.serve;
 
 import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.journal.UsageJournal;
+import io.diem.agent.metering.ReceiptWriter;
 import io.diem.agent.metrics.AgentMetrics;
 import io.diem.agent.model.Model;
 import io.diem.common.MetricsHttpServer;
+import io.diem.common.ThreadFactories;
 import io.diem.sign.NodeKey;
 import io.diem.sign.TicketVerifier;
+import io.diem.v1.GpuInfo;
 import io.diem.v1.HeartbeatPayload;
 import io.diem.v1.RegisterPayload;
 import io.grpc.Server;
@@ -43,11 +46,7 @@ public final class AgentNode {
     private final UsageJournal journal;
     private final AgentMetrics metrics = new AgentMetrics();
     private final Devices devices;
-    private final ExecutorService finisher = Executors.newFixedThreadPool(4, r -> {
-        Thread t = new Thread(r, "job-finisher");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService finisher = Executors.newFixedThreadPool(4, ThreadFactories.daemon("job-finisher"));
     private final TicketVerifier tickets;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;
@@ -61,8 +60,8 @@ public final class AgentNode {
         this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
         this.devices = new Devices(settings.engines(), settings.queueCapacity());
-        NodeAgentService service = new NodeAgentService(key.nodeId(), tickets, settings.models(), devices, journal, metrics,
-                finisher, clock, settings.version());
+        NodeAgentService service = new NodeAgentService(key.nodeId(), new JobAdmission(tickets, settings.models(), clock),
+                settings.models(), devices, new ReceiptWriter(key.nodeId(), journal, clock), metrics, finisher, settings.version());
         this.server = serverBuilder
                 .addService(service)
                 .addService(health.getHealthService())
@@ -90,22 +89,21 @@ public final class AgentNode {
                         long now = System.nanoTime();
                         long busy = scheduler.busyNanos();
                         if (now - last[0] >= 1_000_000_000L) {
-                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / Devices.devicesUsed(scheduler));
+                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / scheduler.engine().parallelism());
                             last[0] = now;
                             last[1] = busy;
                         }
                         return ratio[0];
                     }
                 }, "device", device);
-        if (scheduler.engine() instanceof io.diem.agent.engine.cuda.CudaEngine cuda) {
-            String gpu = String.valueOf(cuda.gpu().index());
-            metrics.gauge("diem.agent.gpu.memory.used.bytes", "Device memory in use on the GPU", () -> {
-                long[] m = cuda.memoryInfo();
-                return m[1] - m[0];
-            }, "gpu", gpu, "uuid", cuda.gpu().uuid());
-            metrics.gauge("diem.agent.gpu.memory.total.bytes", "Device memory of the GPU", () -> cuda.gpu().memoryTotalBytes(),
-                    "gpu", gpu, "uuid", cuda.gpu().uuid());
-        }
+        InferenceEngine engine = scheduler.engine();
+        engine.gpu().ifPresent(info -> {
+            String gpu = String.valueOf(info.getIndex());
+            metrics.gauge("diem.agent.gpu.memory.used.bytes", "Device memory in use on the GPU",
+                    () -> engine.gpu().map(GpuInfo::getMemoryUsedBytes).orElse(0L), "gpu", gpu, "uuid", info.getUuid());
+            metrics.gauge("diem.agent.gpu.memory.total.bytes", "Device memory of the GPU", () -> info.getMemoryTotalBytes(),
+                    "gpu", gpu, "uuid", info.getUuid());
+        });
     }
 
     private void registerGauges() {

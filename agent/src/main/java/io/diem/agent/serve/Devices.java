@@ -1,8 +1,6 @@
 package io.diem.agent.serve;
 
 import io.diem.agent.engine.InferenceEngine;
-import io.diem.agent.engine.cpu.CpuEngine;
-import io.diem.agent.engine.cuda.CudaEngine;
 import io.diem.v1.GpuInfo;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -25,8 +23,7 @@ public final class Devices implements AutoCloseable {
             throw new IllegalArgumentException("a node needs at least one engine");
         }
         for (InferenceEngine e : engines) {
-            String label = e instanceof CudaEngine cuda ? "cuda" + cuda.gpu().index() : e.name();
-            schedulers.add(new JobScheduler(label, e, queueCapacity));
+            schedulers.add(new JobScheduler(e.device(), e, queueCapacity));
         }
     }
 
@@ -82,16 +79,9 @@ public final class Devices implements AutoCloseable {
     public List<GpuInfo> gpus() {
         List<GpuInfo> out = new ArrayList<>();
         for (JobScheduler s : schedulers) {
-            if (s.engine() instanceof CudaEngine cuda) {
-                out.add(cuda.describe());
-            }
+            s.engine().gpu().ifPresent(out::add);
         }
         return out;
-    }
-
-    /** Devices a job on {@code s} runs on: CPU threads for the CPU engine, one GPU otherwise. */
-    static int devicesUsed(JobScheduler s) {
-        return s.engine() instanceof CpuEngine cpu ? cpu.threads() : 1;
     }
 
     /** Drains every device within one shared bound; true if nothing had to be cancelled. */

@@ -3,6 +3,7 @@ package io.diem.agent.serve;
 import com.google.protobuf.ByteString;
 import io.diem.agent.journal.UsageJournal;
 import io.diem.agent.metrics.AgentMetrics;
+import io.diem.common.ThreadFactories;
 import io.diem.sign.Hashes;
 import io.diem.sign.NodeKey;
 import io.diem.sign.SignedEnvelopes;
@@ -60,11 +61,7 @@ public final class GatewayLink implements AutoCloseable {
     private final Supplier<HeartbeatPayload.Builder> heartbeat;
     private final AgentMetrics metrics;
     private final Clock clock;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "gateway-link");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gateway-link"));
     private volatile boolean registered;
     private volatile NodeState state = NodeState.NODE_STATE_UNSPECIFIED;
     private long backoffMs = 1000;

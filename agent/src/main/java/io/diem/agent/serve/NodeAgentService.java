@@ -1,15 +1,11 @@
 package io.diem.agent.serve;
 
 import io.diem.agent.engine.FinishReason;
-import io.diem.agent.engine.GenerationRequest;
 import io.diem.agent.engine.GenerationResult;
-import io.diem.agent.engine.SamplingParams;
-import io.diem.agent.journal.UsageJournal;
+import io.diem.agent.metering.ReceiptWriter.JobUsage;
+import io.diem.agent.metering.ReceiptWriter;
 import io.diem.agent.metrics.AgentMetrics;
 import io.diem.agent.model.Model;
-import io.diem.agent.tokenizer.ChatTemplate;
-import io.diem.sign.TicketVerifier;
-import io.diem.sign.VerificationException;
 import io.diem.v1.CancelRequest;
 import io.diem.v1.CancelResponse;
 import io.diem.v1.ComputeKind;
@@ -18,70 +14,62 @@ import io.diem.v1.DescribeResponse;
 import io.diem.v1.ExecuteRequest;
 import io.diem.v1.ExecuteResponse;
 import io.diem.v1.ExecuteSummary;
-import io.diem.v1.GenerateRequest;
-import io.diem.v1.JobTicket;
 import io.diem.v1.NodeAgentGrpc;
 import io.diem.v1.ServedModel;
 import io.diem.v1.TokenDelta;
-import io.diem.v1.UsageReceipt;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.security.SecureRandom;
-import java.time.Clock;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * {@code diem.v1.NodeAgent}: runs a job only with a valid ticket for this node and a model it serves,
- * within the ticket's limits; streams tokens; makes the job's receipt durable in the journal before
- * reporting it done. Every refusal has a precise status and is counted by reason.
+ * {@code diem.v1.NodeAgent} over gRPC: admits a job ({@link JobAdmission}), queues it on a device
+ * ({@link Devices}), streams its tokens, and reports it done only after its receipt is durable
+ * ({@link ReceiptWriter}). Every refusal has a precise status and is counted by reason.
  */
 public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
 
     private static final Logger LOG = Logger.getLogger(NodeAgentService.class.getName());
-    private static final SecureRandom SEEDS = new SecureRandom();
 
     private final String nodeId;
-    private final TicketVerifier tickets;
+    private final JobAdmission admission;
     private final Map<String, Model> models;
     private final Devices devices;
-    private final UsageJournal journal;
+    private final ReceiptWriter receipts;
     private final AgentMetrics metrics;
     private final ExecutorService finisher;
-    private final Clock clock;
     private final String agentVersion;
 
-    public NodeAgentService(String nodeId, TicketVerifier tickets, Map<String, Model> models, Devices devices,
-            UsageJournal journal, AgentMetrics metrics, ExecutorService finisher, Clock clock, String agentVersion) {
+    public NodeAgentService(String nodeId, JobAdmission admission, Map<String, Model> models, Devices devices,
+            ReceiptWriter receipts, AgentMetrics metrics, ExecutorService finisher, String agentVersion) {
         this.nodeId = nodeId;
-        this.tickets = tickets;
+        this.admission = admission;
         this.models = models;
         this.devices = devices;
-        this.journal = journal;
+        this.receipts = receipts;
         this.metrics = metrics;
         this.finisher = finisher;
-        this.clock = clock;
         this.agentVersion = agentVersion;
     }
 
     @Override
     public void execute(ExecuteRequest request, StreamObserver<ExecuteResponse> responses) {
         ServerCallStreamObserver<ExecuteResponse> call = (ServerCallStreamObserver<ExecuteResponse>) responses;
-        Job job;
+        JobAdmission.Admitted admitted;
         try {
-            job = admit(request, call);
-        } catch (StatusRuntimeException e) {
-            call.onError(e);
+            admitted = admission.admit(request);
+        } catch (JobAdmission.Refusal e) {
+            metrics.ticketRejected(e.reason());
+            call.onError(Status.fromCode(Status.Code.valueOf(e.kind().name())).withDescription(e.getMessage()).asRuntimeException());
             return;
         }
+        Job job = job(admitted, call);
         call.setOnCancelHandler(job::cancel);
         try {
             devices.submit(job);
@@ -91,52 +79,12 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
         }
     }
 
-    private Job admit(ExecuteRequest request, ServerCallStreamObserver<ExecuteResponse> call) {
-        JobTicket ticket;
-        try {
-            ticket = tickets.verifyAndConsume(request.getTicket());
-        } catch (VerificationException e) {
-            metrics.ticketRejected(e.reason().name());
-            throw ticketStatus(e).withDescription("ticket refused: " + e.getMessage()).asRuntimeException();
-        }
-        Model model = models.get(ticket.getModel());
-        if (model == null) {
-            metrics.ticketRejected("model_not_served");
-            throw Status.NOT_FOUND.withDescription("this node does not serve model '" + ticket.getModel() + "' (it serves "
-                    + String.join(", ", models.keySet()) + ")").asRuntimeException();
-        }
-        GenerateRequest g = request.getRequest();
-        if (!g.getModel().isEmpty() && !g.getModel().equals(ticket.getModel())) {
-            metrics.ticketRejected("model_mismatch");
-            throw Status.PERMISSION_DENIED.withDescription("request is for model '" + g.getModel() + "' but the ticket is for '"
-                    + ticket.getModel() + "'").asRuntimeException();
-        }
-        List<Integer> prompt;
-        SamplingParams sampling;
-        try {
-            prompt = prompt(model, g);
-            sampling = sampling(g, ticket);
-        } catch (IllegalArgumentException e) {
-            metrics.ticketRejected("invalid_request");
-            throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
-        }
-        if (prompt.size() > ticket.getMaxPromptTokens()) {
-            metrics.ticketRejected("prompt_over_ticket");
-            throw Status.PERMISSION_DENIED.withDescription("prompt has " + prompt.size() + " tokens; the ticket allows "
-                    + ticket.getMaxPromptTokens()).asRuntimeException();
-        }
-        if (prompt.size() >= model.config().contextLength) {
-            metrics.ticketRejected("prompt_too_long");
-            throw Status.INVALID_ARGUMENT.withDescription("prompt has " + prompt.size() + " tokens; model " + ticket.getModel()
-                    + " has a context of " + model.config().contextLength).asRuntimeException();
-        }
-        GenerationRequest generation = new GenerationRequest(prompt, sampling, ticket.getMaxCompletionTokens(),
-                ticket.getGpuMicrosLimit() * 1000, new HashSet<>(model.tokenizer().eosIds()));
-        long admittedAt = TicketVerifier.micros(clock.instant());
-        Job[] self = new Job[1];
-        Job job = new Job(ticket, model, generation, (text, ids) -> {
+    /** The job of an admitted request: its tokens go to the caller, its end to {@link #finish}. */
+    private Job job(JobAdmission.Admitted admitted, ServerCallStreamObserver<ExecuteResponse> call) {
+        AtomicReference<Job> self = new AtomicReference<>();
+        Job job = new Job(admitted.ticket(), admitted.model(), admitted.generation(), (text, ids) -> {
             if (call.isCancelled()) {
-                self[0].cancel();
+                self.get().cancel();
                 return;
             }
             TokenDelta.Builder delta = TokenDelta.newBuilder().setText(text);
@@ -144,37 +92,23 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 delta.addTokenIds(id);
             }
             call.onNext(ExecuteResponse.newBuilder().setDelta(delta).build());
-        }, (result, failure) -> finisher.execute(() -> finish(self[0], call, result, failure)), admittedAt);
-        self[0] = job;
+        }, (result, failure) -> finisher.execute(() -> finish(self.get(), call, result, failure)), admitted.admittedAtUnixMicros());
+        self.set(job);
         return job;
     }
 
     /** Appends the receipt (durably), then reports the summary: a job is done only once its usage is safe. */
     private void finish(Job job, ServerCallStreamObserver<ExecuteResponse> call, GenerationResult result, Throwable failure) {
-        long finishedAt = TicketVerifier.micros(clock.instant());
-        io.diem.v1.FinishReason reason = failure != null ? io.diem.v1.FinishReason.FINISH_REASON_ERROR : wire(result.finishReason());
-        int promptTokens = failure != null ? job.request.promptTokens().size() : result.promptTokens();
-        int completionTokens = failure != null ? 0 : result.completionTokens().size();
-        long gpuMicros = failure != null ? 0 : (result.computeNanos() + 999) / 1000;
         JobScheduler device = job.ranOn;
         ComputeKind kind = device.engine().computeKind();
-        UsageReceipt receipt = UsageReceipt.newBuilder()
-                .setJobId(job.id())
-                .setNodeId(nodeId)
-                .setAccountRef(job.ticket.getAccountRef())
-                .setModel(job.ticket.getModel())
-                .setFinishReason(reason)
-                .setPromptTokens(promptTokens)
-                .setCompletionTokens(completionTokens)
-                .setGpuMicros(gpuMicros)
-                .setComputeKind(kind)
-                .setGpusUsed(Devices.devicesUsed(device))
-                .setStartedAtUnixMicros(job.admittedAtUnixMicros)
-                .setFinishedAtUnixMicros(Math.max(finishedAt, job.admittedAtUnixMicros))
-                .build();
-        long sequence;
+        JobUsage usage = failure != null
+                ? new JobUsage(io.diem.v1.FinishReason.FINISH_REASON_ERROR, job.request.promptTokens().size(), 0, 0, kind,
+                        device.engine().parallelism())
+                : new JobUsage(wire(result.finishReason()), result.promptTokens(), result.completionTokens().size(),
+                        result.computeNanos(), kind, device.engine().parallelism());
+        ReceiptWriter.Written written;
         try {
-            sequence = journal.append(receipt);
+            written = receipts.write(job.ticket, usage, job.admittedAtUnixMicros);
         } catch (IOException e) {
             LOG.log(Level.SEVERE, "could not make the receipt of job " + job.id() + " durable", e);
             if (!call.isCancelled()) {
@@ -183,9 +117,9 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
             return;
         }
         long durationNanos = System.nanoTime() - job.admittedNanos;
-        metrics.jobFinished(job.ticket.getModel(), failure != null ? "error" : result.finishReason().name(), promptTokens,
-                completionTokens, device.device(), kind == ComputeKind.COMPUTE_KIND_GPU ? "gpu" : "cpu",
-                gpuMicros * 1000, failure != null ? 0 : result.firstTokenNanos(), durationNanos);
+        metrics.jobFinished(job.ticket.getModel(), failure != null ? "error" : result.finishReason().name(), usage.promptTokens(),
+                usage.completionTokens(), device.device(), kind == ComputeKind.COMPUTE_KIND_GPU ? "gpu" : "cpu",
+                usage.computeMicros() * 1000, failure != null ? 0 : result.firstTokenNanos(), durationNanos);
         if (call.isCancelled()) {
             return;
         }
@@ -195,13 +129,13 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
         }
         call.onNext(ExecuteResponse.newBuilder().setSummary(ExecuteSummary.newBuilder()
                 .setJobId(job.id())
-                .setFinishReason(reason)
-                .setPromptTokens(promptTokens)
-                .setCompletionTokens(completionTokens)
-                .setGpuMicros(gpuMicros)
+                .setFinishReason(usage.finishReason())
+                .setPromptTokens(usage.promptTokens())
+                .setCompletionTokens(usage.completionTokens())
+                .setGpuMicros(usage.computeMicros())
                 .setComputeKind(kind)
                 .setWallMicros(durationNanos / 1000)
-                .setReceiptSequence(sequence)).build());
+                .setReceiptSequence(written.sequence())).build());
         call.onCompleted();
     }
 
@@ -212,66 +146,8 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
             case EOS -> io.diem.v1.FinishReason.FINISH_REASON_EOS;
             case CANCELLED -> io.diem.v1.FinishReason.FINISH_REASON_CANCELLED;
             case TOKEN_LIMIT -> io.diem.v1.FinishReason.FINISH_REASON_TOKEN_LIMIT;
-            case GPU_TIME_LIMIT -> io.diem.v1.FinishReason.FINISH_REASON_GPU_TIME_LIMIT;
+            case COMPUTE_TIME_LIMIT -> io.diem.v1.FinishReason.FINISH_REASON_GPU_TIME_LIMIT;
         };
-    }
-
-    static Status ticketStatus(VerificationException e) {
-        return switch (e.reason()) {
-            case WRONG_NODE -> Status.PERMISSION_DENIED;
-            case EXPIRED, NOT_YET_VALID -> Status.FAILED_PRECONDITION;
-            case REPLAYED -> Status.ALREADY_EXISTS;
-            default -> Status.UNAUTHENTICATED;
-        };
-    }
-
-    private static List<Integer> prompt(Model model, GenerateRequest g) {
-        switch (g.getInputCase()) {
-            case PROMPT:
-                if (g.getPrompt().isEmpty()) {
-                    throw new IllegalArgumentException("prompt is empty");
-                }
-                return model.tokenizer().encode(g.getPrompt());
-            case CHAT:
-                if (g.getChat().getMessagesCount() == 0) {
-                    throw new IllegalArgumentException("chat has no messages");
-                }
-                List<ChatTemplate.Message> messages = new ArrayList<>();
-                g.getChat().getMessagesList().forEach(m -> {
-                    if (!List.of("system", "user", "assistant").contains(m.getRole())) {
-                        throw new IllegalArgumentException("chat role must be system, user or assistant, got '" + m.getRole() + "'");
-                    }
-                    messages.add(new ChatTemplate.Message(m.getRole(), m.getContent()));
-                });
-                return model.tokenizer().encodeChat(messages);
-            case TOKEN_IDS:
-                if (g.getTokenIds().getIdsCount() == 0) {
-                    throw new IllegalArgumentException("token_ids is empty");
-                }
-                for (int id : g.getTokenIds().getIdsList()) {
-                    if (id < 0 || id >= model.config().vocabSize) {
-                        throw new IllegalArgumentException("token id " + Integer.toUnsignedString(id)
-                                + " is outside the vocabulary (0.." + (model.config().vocabSize - 1) + ")");
-                    }
-                }
-                return g.getTokenIds().getIdsList();
-            default:
-                throw new IllegalArgumentException("the request has no input: set prompt, chat or token_ids");
-        }
-    }
-
-    private static SamplingParams sampling(GenerateRequest g, JobTicket ticket) {
-        var s = g.getSampling();
-        int maxTokens = s.getMaxTokens() == 0 ? ticket.getMaxCompletionTokens() : s.getMaxTokens();
-        if (maxTokens <= 0) {
-            throw new IllegalArgumentException("max_tokens must be >= 1");
-        }
-        if (s.getTopK() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("top_k is too large");
-        }
-        long seed = s.hasSeed() ? s.getSeed() : SEEDS.nextLong();
-        return new SamplingParams(s.getTemperature(), s.getTopP() == 0 ? 1f : s.getTopP(), s.getTopK(), seed, maxTokens,
-                s.getStopList());
     }
 
     @Override

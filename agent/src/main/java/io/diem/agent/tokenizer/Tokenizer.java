@@ -5,8 +5,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import io.diem.agent.model.ModelConfig;
-import io.diem.agent.model.ModelLoadException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -86,10 +84,10 @@ public final class Tokenizer {
     }
 
     /** Loads {@code tokenizer.json} (and the optional config files) from a model directory. */
-    public static Tokenizer load(Path modelDir, ModelConfig config) throws ModelLoadException {
+    public static Tokenizer load(Path modelDir, SpecialTokens config) throws TokenizerLoadException {
         Path file = modelDir.resolve("tokenizer.json");
         if (!Files.isRegularFile(file)) {
-            throw new ModelLoadException(modelDir + ": missing tokenizer.json");
+            throw new TokenizerLoadException(modelDir + ": missing tokenizer.json");
         }
         JsonObject tokenizerConfig = readOptional(modelDir.resolve("tokenizer_config.json"));
         JsonObject generationConfig = readOptional(modelDir.resolve("generation_config.json"));
@@ -97,18 +95,18 @@ public final class Tokenizer {
     }
 
     /** Loads a bare {@code tokenizer.json} (no model config): BOS/EOS from its post-processor only. */
-    public static Tokenizer load(Path tokenizerJson) throws ModelLoadException {
+    public static Tokenizer load(Path tokenizerJson) throws TokenizerLoadException {
         Path dir = tokenizerJson.toAbsolutePath().getParent();
         return fromJson(readObject(tokenizerJson), tokenizerJson.toString(), null,
                 readOptional(dir.resolve("tokenizer_config.json")), null);
     }
 
-    static Tokenizer fromJson(JsonObject json, String file, ModelConfig config, JsonObject tokenizerConfig,
-            JsonObject generationConfig) throws ModelLoadException {
+    static Tokenizer fromJson(JsonObject json, String file, SpecialTokens config, JsonObject tokenizerConfig,
+            JsonObject generationConfig) throws TokenizerLoadException {
         try {
             JsonObject model = json.getAsJsonObject("model");
             if (model == null || !"BPE".equals(string(model, "type"))) {
-                throw new ModelLoadException(file + ": model type " + (model == null ? "missing" : string(model, "type"))
+                throw new TokenizerLoadException(file + ": model type " + (model == null ? "missing" : string(model, "type"))
                         + " is not supported (only byte-level BPE)");
             }
             Map<String, Integer> vocab = new HashMap<>();
@@ -128,7 +126,7 @@ public final class Tokenizer {
                     String s = m.getAsString();
                     int space = s.indexOf(' ', 1);
                     if (space < 0) {
-                        throw new ModelLoadException(file + ": merge " + i + " \"" + s + "\" is not \"left right\"");
+                        throw new TokenizerLoadException(file + ": merge " + i + " \"" + s + "\" is not \"left right\"");
                     }
                     left = s.substring(0, space);
                     right = s.substring(space + 1);
@@ -154,7 +152,7 @@ public final class Tokenizer {
             all.putAll(added);
 
             // BOS: the config's id; added when tokenizer_config says so, else when the post-processor adds it.
-            int bos = config != null && config.bosTokenId >= 0 ? config.bosTokenId : idOf(all, tokenizerConfig, "bos_token");
+            int bos = config != null && config.bosTokenId() >= 0 ? config.bosTokenId() : idOf(all, tokenizerConfig, "bos_token");
             Integer templateBos = postProcessorPrefix(json.get("post_processor"), all);
             if (bos < 0 && templateBos != null) {
                 bos = templateBos;
@@ -165,10 +163,10 @@ public final class Tokenizer {
 
             Set<Integer> eos = new LinkedHashSet<>();
             if (config != null) {
-                eos.addAll(config.eosTokenIds);
+                eos.addAll(config.eosTokenIds());
             }
             if (generationConfig != null) {
-                eos.addAll(ModelConfig.tokenIds(generationConfig.get("eos_token_id")));
+                eos.addAll(SpecialTokens.idsOf(generationConfig.get("eos_token_id")));
             }
             int eosFromTokenizer = idOf(all, tokenizerConfig, "eos_token");
             if (eosFromTokenizer >= 0) {
@@ -179,15 +177,15 @@ public final class Tokenizer {
                     ? tokenizerConfig.get("chat_template").getAsString() : null;
             return new Tokenizer(vocab, ranks, ignoreMerges, split, added, special, bos, addBos, List.copyOf(eos),
                     ChatTemplate.detect(template, all.keySet()), normalization(json.get("normalizer"), file));
-        } catch (ModelLoadException e) {
+        } catch (TokenizerLoadException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new ModelLoadException(file + ": malformed tokenizer: " + e, e);
+            throw new TokenizerLoadException(file + ": malformed tokenizer: " + e, e);
         }
     }
 
     /** The pre-tokenizer's split regex: a Split's Regex pattern, or GPT-2's for a ByteLevel with use_regex. */
-    private static Pattern splitPattern(JsonElement pre, String file) throws ModelLoadException {
+    private static Pattern splitPattern(JsonElement pre, String file) throws TokenizerLoadException {
         String regex = null;
         boolean byteLevel = false;
         List<JsonObject> parts = new ArrayList<>();
@@ -220,22 +218,22 @@ public final class Tokenizer {
                     }
                 }
                 case "Digits", "Punctuation" -> { /* subsumed by the split regexes of the supported models */ }
-                default -> throw new ModelLoadException(file + ": pre-tokenizer " + type
+                default -> throw new TokenizerLoadException(file + ": pre-tokenizer " + type
                         + " is not supported (only byte-level BPE: Split + ByteLevel)");
             }
         }
         if (!byteLevel) {
-            throw new ModelLoadException(file + ": no ByteLevel pre-tokenizer; only byte-level BPE tokenizers are supported");
+            throw new TokenizerLoadException(file + ": no ByteLevel pre-tokenizer; only byte-level BPE tokenizers are supported");
         }
         try {
             return Pattern.compile(regex == null ? "(?s).+" : regex, Pattern.UNICODE_CHARACTER_CLASS);
         } catch (java.util.regex.PatternSyntaxException e) {
-            throw new ModelLoadException(file + ": pre-tokenizer regex does not compile: " + e.getDescription(), e);
+            throw new TokenizerLoadException(file + ": pre-tokenizer regex does not compile: " + e.getDescription(), e);
         }
     }
 
     /** NFC/NFKC/NFD/NFKD normalizers are applied; any other normalizer is refused (it would change the tokens). */
-    private static java.text.Normalizer.Form normalization(JsonElement normalizer, String file) throws ModelLoadException {
+    private static java.text.Normalizer.Form normalization(JsonElement normalizer, String file) throws TokenizerLoadException {
         if (normalizer == null || normalizer.isJsonNull()) {
             return null;
         }
@@ -245,7 +243,7 @@ public final class Tokenizer {
             case "NFKC" -> java.text.Normalizer.Form.NFKC;
             case "NFD" -> java.text.Normalizer.Form.NFD;
             case "NFKD" -> java.text.Normalizer.Form.NFKD;
-            default -> throw new ModelLoadException(file + ": normalizer " + type + " is not supported (NFC, NFKC, NFD, NFKD)");
+            default -> throw new TokenizerLoadException(file + ": normalizer " + type + " is not supported (NFC, NFKC, NFD, NFKD)");
         };
     }
 
@@ -284,15 +282,15 @@ public final class Tokenizer {
         return id == null ? -1 : id;
     }
 
-    private static JsonObject readObject(Path file) throws ModelLoadException {
+    private static JsonObject readObject(Path file) throws TokenizerLoadException {
         try {
             return JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
         } catch (IOException | JsonParseException | IllegalStateException e) {
-            throw new ModelLoadException(file + ": not a readable JSON object: " + e.getMessage(), e);
+            throw new TokenizerLoadException(file + ": not a readable JSON object: " + e.getMessage(), e);
         }
     }
 
-    private static JsonObject readOptional(Path file) throws ModelLoadException {
+    private static JsonObject readOptional(Path file) throws TokenizerLoadException {
         return Files.isRegularFile(file) ? readObject(file) : null;
     }
 

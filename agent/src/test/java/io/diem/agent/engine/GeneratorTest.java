@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.diem.agent.engine.cpu.CpuEngine;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
-import io.diem.agent.model.TestModelMaker;
 import io.diem.agent.model.TestModelMaker.Options;
 import io.diem.agent.model.TestModelMaker.Preset;
+import io.diem.agent.model.TestModelMaker;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -116,7 +116,7 @@ class GeneratorTest {
         assertThat(limited.completionTokens()).hasSize(5);
 
         GenerationResult timed = run(SamplingParams.greedy(50), 0, 1, Set.of(), TokenSink.DISCARD, new Cancellation());
-        assertThat(timed.finishReason()).isEqualTo(FinishReason.GPU_TIME_LIMIT);
+        assertThat(timed.finishReason()).isEqualTo(FinishReason.COMPUTE_TIME_LIMIT);
         assertThat(timed.completionTokens()).hasSize(1);
     }
 
@@ -138,9 +138,43 @@ class GeneratorTest {
 
     @Test
     void meteredComputeIsTheSumOfTheJobsSteps() {
-        GenerationResult r = run(SamplingParams.greedy(8));
-        assertThat(r.computeNanos()).isPositive();
-        assertThat(r.computeNanos()).isLessThan((r.prefillNanos() + r.decodeNanos()) * (engine.threads() + 1));
+        List<Integer> prompt = model.tokenizer().encode("The node agent runs");
+        List<Long> steps = new ArrayList<>();
+        GenerationResult r;
+        try (Sequence inner = engine.newSequence(model, prompt.size() + 8)) {
+            Sequence recording = new Sequence() {
+                @Override
+                public int position() {
+                    return inner.position();
+                }
+
+                @Override
+                public int capacity() {
+                    return inner.capacity();
+                }
+
+                @Override
+                public float[] step(int[] tokens) {
+                    float[] logits = inner.step(tokens);
+                    steps.add(inner.lastStepComputeNanos());
+                    return logits;
+                }
+
+                @Override
+                public long lastStepComputeNanos() {
+                    return inner.lastStepComputeNanos();
+                }
+
+                @Override
+                public void close() {}
+            };
+            r = Generator.generate(recording, model.tokenizer(), new GenerationRequest(prompt, SamplingParams.greedy(8), 0, 0,
+                    Set.of()), TokenSink.DISCARD, new Cancellation());
+        }
+        // One prefill step, then one step per completion token but the last (sampled from the previous step's logits).
+        assertThat(steps).hasSize(r.completionTokens().size());
+        assertThat(steps).allSatisfy(n -> assertThat(n).isPositive());
+        assertThat(r.computeNanos()).isEqualTo(steps.stream().mapToLong(Long::longValue).sum());
     }
 
     @Test

@@ -194,8 +194,35 @@ class AgentServiceTest {
         assertThat(last.getSummary().getCompletionTokens()).isEqualTo(60);
         drainer.join(30_000);
         assertThat(gateway.receiptsFor("job-12")).isEqualTo(1); // flushed to the gateway on the way out
+        // Drained: the server is stopped, so a new job cannot even reach the scheduler (which would refuse it too,
+        // see JobSchedulerTest): the caller gets UNAVAILABLE, which gateways treat as "try another node".
         assertThatThrownBy(() -> run(request(gateway.ticket(node.nodeId(), "job-13", "tiny", 100, 5, 1_000_000), 2)))
-                .isInstanceOf(StatusRuntimeException.class);
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    }
+
+    @Test
+    void whileTheGatewayIsAwayJobsRunTheLinkBacksOffAndReceiptsShipWhenItReturns() throws Exception {
+        gateway.available = false;
+        SignedTicket ticket = gateway.ticket(node.nodeId(), "job-14", "tiny", 100, 8, 60_000_000);
+        List<ExecuteResponse> responses = run(request(ticket, 8));
+        assertThat(responses.get(responses.size() - 1).getSummary().getCompletionTokens()).isEqualTo(8); // the job ran
+
+        // The receipt waits in the journal, unacknowledged, while the link retries with backoff (1 s, doubling):
+        // in 4 s it tries at most 4 times, where ticking without backoff (every 250 ms) would try 16 times.
+        await().atMost(Duration.ofSeconds(10)).until(() -> gateway.refusedWhileAway.get() >= 1);
+        int before = gateway.refusedWhileAway.get();
+        long start = System.nanoTime();
+        Thread.sleep(4_000); // the window the attempts are counted in
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertThat(gateway.refusedWhileAway.get() - before).isLessThanOrEqualTo((int) Math.ceil(seconds));
+        assertThat(gateway.receiptsFor("job-14")).isZero();
+        assertThat(node.journal().pendingReceipts() + node.journal().unacknowledgedBatches()).isPositive();
+
+        gateway.available = true;
+        await().atMost(Duration.ofSeconds(40)).until(() -> gateway.receiptsFor("job-14") == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> node.journal().unacknowledgedBatches() == 0);
+        assertThat(gateway.problems).isEmpty();
     }
 
     @Test

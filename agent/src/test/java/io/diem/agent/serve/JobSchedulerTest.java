@@ -125,4 +125,19 @@ class JobSchedulerTest {
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
         engine.close();
     }
+
+    @Test
+    void aDrainingDeviceRefusesNewJobsWithUnavailableAndSaysWhy() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
+        Model model = new ModelLoader(null).load(dir.resolve("tiny"));
+        JobScheduler scheduler = new JobScheduler("cpu", new CpuEngine(1), 4);
+        assertThat(scheduler.drain(Duration.ofSeconds(5))).isTrue();
+        CountDownLatch done = new CountDownLatch(1);
+        assertThatThrownBy(() -> scheduler.submit(job(model, "late", 4, new AtomicLong(), done)))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                    assertThat(e.getStatus().getDescription()).isEqualTo("node is draining and takes no new jobs");
+                });
+        assertThat(done.getCount()).isEqualTo(1); // never ran, never finished
+    }
 }

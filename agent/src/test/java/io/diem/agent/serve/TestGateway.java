@@ -47,7 +47,9 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
     final Map<String, ReceiptChain> chains = new ConcurrentHashMap<>();
     final List<UsageReceipt> accepted = java.util.Collections.synchronizedList(new ArrayList<>());
     final List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** While false, every call is refused UNAVAILABLE (the gateway is away) and counted in {@link #refusedWhileAway}. */
     volatile boolean available = true;
+    final java.util.concurrent.atomic.AtomicInteger refusedWhileAway = new java.util.concurrent.atomic.AtomicInteger();
     private final Server server;
 
     TestGateway(int port) throws IOException {
@@ -78,6 +80,7 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
     @Override
     public void register(SignedEnvelope request, StreamObserver<RegisterResponse> responses) {
         if (!available) {
+            refusedWhileAway.incrementAndGet();
             responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
             return;
         }
@@ -103,6 +106,7 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
     @Override
     public void heartbeat(SignedEnvelope request, StreamObserver<HeartbeatResponse> responses) {
         if (!available) {
+            refusedWhileAway.incrementAndGet();
             responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
             return;
         }
@@ -125,6 +129,7 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
     @Override
     public synchronized void reportUsage(ReportUsageRequest request, StreamObserver<ReportUsageResponse> responses) {
         if (!available) {
+            refusedWhileAway.incrementAndGet();
             responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
             return;
         }

@@ -73,7 +73,8 @@ public final class ApiKeys {
 
     public ApiKey revoke(String keyId) {
         return tx.run(sql -> {
-            ApiKey key = get(sql, keyId);
+            ApiKey key = sql.one("SELECT " + COLUMNS + " FROM api_keys WHERE key_id = ? FOR UPDATE", ApiKeys::map, keyId)
+                    .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no API key '" + keyId + "'"));
             if (!key.revoked()) {
                 long now = UnixMicros.now(clock);
                 sql.update("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", now, keyId);

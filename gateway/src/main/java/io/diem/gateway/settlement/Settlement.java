@@ -77,7 +77,8 @@ public final class Settlement {
         if (day.compareTo(today) >= 0) {
             throw new GatewayException(Kind.FAILED_PRECONDITION, "epoch " + day + " has not ended (today is " + today + " UTC)");
         }
-        return tx.run(sql -> {
+        // Insert if absent: a gateway that loses the race to close the same day reads the winner's report on the retry.
+        return tx.runRetryingDuplicateKey(sql -> {
             Optional<EpochReport> existing = Epochs.read(sql, day);
             if (existing.isPresent()) {
                 return existing.get();

@@ -11,8 +11,9 @@ import java.util.function.LongConsumer;
  * it throws. A transaction that lost a serialisation race or a deadlock (PostgreSQL SQLSTATE 40001,
  * 40P01) is run again, up to {@value #ATTEMPTS} times in all, so work must not have effects outside
  * the database. A unique-key violation (23505) is retried only where the caller asks for it
- * ({@link #runRetryingDuplicateKey}): an "update, else insert" that lost the insert to another
- * gateway reads the winner's row on the next attempt. Every other database failure becomes
+ * ({@link #runRetryingDuplicateKey}): an "update, else insert" or "insert if absent" that lost the
+ * insert to another gateway reads the winner's row on the next attempt (prices, the gateway secret,
+ * node rows and their daily offer, epoch close). Every other database failure becomes
  * {@code UNAVAILABLE}; refusals thrown by the work pass through unchanged.
  */
 public final class Tx {

@@ -39,6 +39,7 @@ class PostgresLedgerTest extends LedgerContractTest {
             ExecutorService pool = Executors.newFixedThreadPool(8);
             AtomicLong granted = new AtomicLong();
             AtomicInteger refused = new AtomicInteger();
+            AtomicInteger posted = new AtomicInteger();
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < 8; t++) {
                 int thread = t;
@@ -51,6 +52,7 @@ class PostgresLedgerTest extends LedgerContractTest {
                             granted.addAndGet(7_919);
                             if (i % 3 == 0) {
                                 g.post(rid, usage("job-" + rid, 5_000));
+                                posted.incrementAndGet();
                             }
                         } catch (GatewayException e) {
                             assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED);
@@ -68,7 +70,10 @@ class PostgresLedgerTest extends LedgerContractTest {
             assertThat(balance.spent() + balance.reserved()).isLessThanOrEqualTo(balance.allowance());
             // 320 attempts of 7,919 µUSD would need 2.5M: the allowance must have run out and refused some.
             assertThat(refused.get()).isPositive();
-            assertThat(granted.get()).isLessThanOrEqualTo(1_000_000 + 5_000L * 320); // posted jobs free up credit
+            // Every µUSD granted is still held (reserved or spent) except what posting gave back: 7,919 − 5,000 per post.
+            long returned = (7_919L - 5_000L) * posted.get();
+            assertThat(granted.get()).isEqualTo(balance.spent() + balance.reserved() + returned);
+            assertThat(granted.get()).isLessThanOrEqualTo(balance.allowance() + returned);
             assertThat(other.invariantViolations()).isEmpty();
         }
     }

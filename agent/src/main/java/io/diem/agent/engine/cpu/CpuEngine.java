@@ -2,8 +2,8 @@ package io.diem.agent.engine.cpu;
 
 import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.engine.Sequence;
-import io.diem.agent.model.Tensor;
 import io.diem.agent.model.Model;
+import io.diem.agent.model.Tensor;
 import io.diem.v1.ComputeKind;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -53,6 +53,16 @@ public final class CpuEngine implements InferenceEngine {
     @Override
     public String name() {
         return "cpu";
+    }
+
+    @Override
+    public String device() {
+        return "cpu";
+    }
+
+    @Override
+    public int parallelism() {
+        return threads;
     }
 
     @Override

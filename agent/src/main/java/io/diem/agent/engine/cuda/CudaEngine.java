@@ -136,13 +136,24 @@ public final class CudaEngine implements InferenceEngine {
         }
     }
 
-    public CudaSupport.Gpu gpu() {
+    /** The GPU as the probe found it (index, name, UUID, memory at start). */
+    public CudaSupport.Gpu probedGpu() {
         return gpu;
     }
 
     @Override
     public String name() {
         return "cuda";
+    }
+
+    @Override
+    public String device() {
+        return "cuda" + gpu.index();
+    }
+
+    @Override
+    public int parallelism() {
+        return 1;
     }
 
     @Override
@@ -160,10 +171,11 @@ public final class CudaEngine implements InferenceEngine {
     }
 
     /** The GPU with its current memory use, as the wire reports it. */
-    public io.diem.v1.GpuInfo describe() {
+    @Override
+    public java.util.Optional<io.diem.v1.GpuInfo> gpu() {
         long[] m = memoryInfo();
-        return io.diem.v1.GpuInfo.newBuilder().setIndex(gpu.index()).setName(gpu.name()).setUuid(gpu.uuid())
-                .setMemoryTotalBytes(m[1]).setMemoryUsedBytes(m[1] - m[0]).build();
+        return java.util.Optional.of(io.diem.v1.GpuInfo.newBuilder().setIndex(gpu.index()).setName(gpu.name()).setUuid(gpu.uuid())
+                .setMemoryTotalBytes(m[1]).setMemoryUsedBytes(m[1] - m[0]).build());
     }
 
     @Override
