@@ -1,7 +1,7 @@
 package io.diem.agent.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** {@code diem-agent}: the node agent's command line. */
 @Command(name = "diem-agent", mixinStandardHelpOptions = true, versionProvider = Version.class,

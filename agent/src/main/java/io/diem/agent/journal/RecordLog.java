@@ -29,16 +29,19 @@ final class RecordLog implements AutoCloseable {
     private final Object syncLock = new Object();
     private volatile long written;
     private long synced;
+    /** Bytes of a torn last write cut off when the log was opened (0 when it ended cleanly). */
+    private final long cutAtOpen;
 
-    private RecordLog(Path path, FileChannel channel, long size) {
+    private RecordLog(Path path, FileChannel channel, long size, long cutAtOpen) {
         this.path = path;
         this.channel = channel;
         this.written = size;
         this.synced = size;
+        this.cutAtOpen = cutAtOpen;
     }
 
-    /** Opens (creating) the log, returns it and what it held; a torn tail is truncated away. */
-    static RecordLog open(Path path, List<byte[]> into, long[] cutBytes) throws IOException {
+    /** Opens (creating) the log, adds the records it held to {@code into}; a torn tail is truncated away. */
+    static RecordLog open(Path path, List<byte[]> into) throws IOException {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             long size = ch.size();
@@ -63,19 +66,21 @@ final class RecordLog implements AutoCloseable {
                 into.add(payload.array());
                 good += 8 + length;
             }
-            cutBytes[0] = size - good;
             if (good < size) {
                 ch.truncate(good);
                 ch.force(true);
             }
             ch.position(good);
-            return new RecordLog(path, ch, good);
+            return new RecordLog(path, ch, good, size - good);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
     }
 
+    long cutAtOpen() {
+        return cutAtOpen;
+    }
 
     static byte[] frame(byte[] payload) {
         if (payload.length > MAX_RECORD) {

@@ -65,24 +65,22 @@ public final class UsageJournal implements AutoCloseable {
 
     public static UsageJournal open(Path dir, NodeKey key) throws IOException {
         Files.createDirectories(dir);
-        long[] checkpoint = readCheckpoint(dir.resolve("checkpoint"));
-        long ackedSeq = checkpoint[0];
-        long ackedCovered = checkpoint[1];
-        byte[] ackedHash = checkpointHash(dir.resolve("checkpoint"));
+        Checkpoint checkpoint = Checkpoint.read(dir.resolve("checkpoint"));
+        long ackedSeq = checkpoint.sequence();
+        long ackedCovered = checkpoint.coveredReceipt();
+        byte[] ackedHash = checkpoint.hash();
 
         List<byte[]> receiptRecords = new ArrayList<>();
-        long[] cutR = new long[1];
-        RecordLog receiptLog = RecordLog.open(dir.resolve("receipts.log"), receiptRecords, cutR);
+        RecordLog receiptLog = RecordLog.open(dir.resolve("receipts.log"), receiptRecords);
         List<byte[]> batchRecords = new ArrayList<>();
-        long[] cutB = new long[1];
         RecordLog batchLog;
         try {
-            batchLog = RecordLog.open(dir.resolve("batches.log"), batchRecords, cutB);
+            batchLog = RecordLog.open(dir.resolve("batches.log"), batchRecords);
         } catch (IOException e) {
             receiptLog.close();
             throw e;
         }
-        UsageJournal j = new UsageJournal(dir, key, receiptLog, batchLog, cutR[0] + cutB[0]);
+        UsageJournal j = new UsageJournal(dir, key, receiptLog, batchLog, receiptLog.cutAtOpen() + batchLog.cutAtOpen());
         j.ackedSequence = ackedSeq;
         j.ackedHash = ackedHash;
         j.ackedCoveredReceipt = ackedCovered;
@@ -229,31 +227,34 @@ public final class UsageJournal implements AutoCloseable {
         RecordLog.syncDirectory(dir);
     }
 
-    private static long[] readCheckpoint(Path file) throws IOException {
-        if (!Files.exists(file)) {
-            return new long[] {0, 0};
-        }
-        String[] parts = Files.readString(file, StandardCharsets.US_ASCII).trim().split(" ");
-        try {
-            return new long[] {Long.parseLong(parts[0]), Long.parseLong(parts[2])};
-        } catch (RuntimeException e) {
-            throw new IOException("journal checkpoint " + file + " is corrupt: '" + String.join(" ", parts) + "'");
-        }
-    }
+    /**
+     * The last batch the gateway acknowledged, as the file {@code checkpoint} keeps it:
+     * {@code "<sequence> <hash hex> <last receipt covered>"}; none yet when the file is absent.
+     */
+    private record Checkpoint(long sequence, byte[] hash, long coveredReceipt) {
 
-    private static byte[] checkpointHash(Path file) throws IOException {
-        if (!Files.exists(file)) {
-            return ReceiptChain.GENESIS_HASH.clone();
-        }
-        String[] parts = Files.readString(file, StandardCharsets.US_ASCII).trim().split(" ");
-        try {
-            byte[] hash = Hashes.unhex(parts[1]);
-            if (hash.length != Hashes.SHA256_BYTES) {
-                throw new IllegalArgumentException("hash length " + hash.length);
+        static Checkpoint read(Path file) throws IOException {
+            if (!Files.exists(file)) {
+                return new Checkpoint(0, ReceiptChain.GENESIS_HASH.clone(), 0);
             }
-            return hash;
-        } catch (RuntimeException e) {
-            throw new IOException("journal checkpoint " + file + " is corrupt: " + e.getMessage());
+            String[] parts = Files.readString(file, StandardCharsets.US_ASCII).trim().split(" ");
+            long sequence;
+            long covered;
+            try {
+                sequence = Long.parseLong(parts[0]);
+                covered = Long.parseLong(parts[2]);
+            } catch (RuntimeException e) {
+                throw new IOException("journal checkpoint " + file + " is corrupt: '" + String.join(" ", parts) + "'");
+            }
+            try {
+                byte[] hash = Hashes.unhex(parts[1]);
+                if (hash.length != Hashes.SHA256_BYTES) {
+                    throw new IllegalArgumentException("hash length " + hash.length);
+                }
+                return new Checkpoint(sequence, hash, covered);
+            } catch (RuntimeException e) {
+                throw new IOException("journal checkpoint " + file + " is corrupt: " + e.getMessage());
+            }
         }
     }
 

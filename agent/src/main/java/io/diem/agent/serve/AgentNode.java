@@ -81,21 +81,9 @@ public final class AgentNode {
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
                 () -> scheduler.busyNanos() / 1e9, "device", device);
-        long[] last = {System.nanoTime(), 0};
-        double[] ratio = {0};
+        BusyRatio ratio = new BusyRatio(scheduler);
         metrics.gauge("diem.agent.device.busy.ratio", "Share of wall time the device spent on jobs since the previous scrape"
-                + " (at least 1 s ago)", () -> {
-                    synchronized (last) {
-                        long now = System.nanoTime();
-                        long busy = scheduler.busyNanos();
-                        if (now - last[0] >= 1_000_000_000L) {
-                            ratio[0] = Math.min(1.0, (busy - last[1]) / (double) (now - last[0]) / scheduler.engine().parallelism());
-                            last[0] = now;
-                            last[1] = busy;
-                        }
-                        return ratio[0];
-                    }
-                }, "device", device);
+                + " (at least 1 s ago)", ratio::sample, "device", device);
         InferenceEngine engine = scheduler.engine();
         engine.gpu().ifPresent(info -> {
             String gpu = String.valueOf(info.getIndex());
@@ -104,6 +92,29 @@ public final class AgentNode {
             metrics.gauge("diem.agent.gpu.memory.total.bytes", "Device memory of the GPU", () -> info.getMemoryTotalBytes(),
                     "gpu", gpu, "uuid", info.getUuid());
         });
+    }
+
+    /** Busy time over wall time × parallelism between samples at least a second apart (the last value in between). */
+    private static final class BusyRatio {
+        private final JobScheduler scheduler;
+        private long sampledAtNanos = System.nanoTime();
+        private long busyNanos;
+        private double ratio;
+
+        BusyRatio(JobScheduler scheduler) {
+            this.scheduler = scheduler;
+        }
+
+        synchronized double sample() {
+            long now = System.nanoTime();
+            long busy = scheduler.busyNanos();
+            if (now - sampledAtNanos >= 1_000_000_000L) {
+                ratio = Math.min(1.0, (busy - busyNanos) / (double) (now - sampledAtNanos) / scheduler.engine().parallelism());
+                sampledAtNanos = now;
+                busyNanos = busy;
+            }
+            return ratio;
+        }
     }
 
     private void registerGauges() {

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.diem.agent.journal.UsageJournal;
 import io.diem.agent.metrics.AgentMetrics;
 import io.diem.common.ThreadFactories;
+import io.diem.common.UnixMicros;
 import io.diem.sign.Hashes;
 import io.diem.sign.NodeKey;
 import io.diem.sign.SignedEnvelopes;
@@ -141,7 +142,7 @@ public final class GatewayLink implements AutoCloseable {
         RegisterPayload payload = registration.get()
                 .setNodeId(key.nodeId())
                 .setPublicKey(ByteString.copyFrom(key.rawPublicKey()))
-                .setSignedAtUnixMicros(TicketVerifier.micros(clock.instant()))
+                .setSignedAtUnixMicros(UnixMicros.now(clock))
                 .build();
         RegisterResponse r = registry.withDeadlineAfter(10, TimeUnit.SECONDS).register(SignedEnvelopes.seal(key, payload));
         if (r.getTicketKey().size() == TicketKey.KEY_BYTES) {
@@ -159,7 +160,7 @@ public final class GatewayLink implements AutoCloseable {
     private void beat() throws IOException {
         HeartbeatPayload payload = heartbeat.get()
                 .setNodeId(key.nodeId())
-                .setSignedAtUnixMicros(TicketVerifier.micros(clock.instant()))
+                .setSignedAtUnixMicros(UnixMicros.now(clock))
                 .build();
         HeartbeatResponse r = registry.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(SignedEnvelopes.seal(key, payload));
         state = r.getState();
@@ -171,7 +172,7 @@ public final class GatewayLink implements AutoCloseable {
         if (!registered) {
             return;
         }
-        while (journal.seal(BATCH_RECEIPTS, TicketVerifier.micros(clock.instant())) != null) {
+        while (journal.seal(BATCH_RECEIPTS, UnixMicros.now(clock)) != null) {
             // keep sealing until nothing is pending
         }
         List<SignedEnvelope> unacked = journal.unacknowledged();

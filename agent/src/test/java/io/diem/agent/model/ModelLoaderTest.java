@@ -1,7 +1,6 @@
 package io.diem.agent.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.diem.agent.model.TestModelMaker.Options;
 import io.diem.agent.model.TestModelMaker.Preset;

@@ -2,9 +2,9 @@ package io.diem.agent.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.diem.agent.model.TestModelMaker;
 import io.diem.agent.model.TestModelMaker.Options;
 import io.diem.agent.model.TestModelMaker.Preset;
+import io.diem.agent.model.TestModelMaker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

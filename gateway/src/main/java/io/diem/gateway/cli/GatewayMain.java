@@ -1,8 +1,8 @@
 package io.diem.gateway.cli;
 
 import io.diem.common.ConfigDefaults;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * {@code diem-gateway}: the gateway server's command line. The same jar holds {@link Diemctl}, the

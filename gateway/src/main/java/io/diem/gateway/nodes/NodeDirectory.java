@@ -7,7 +7,6 @@ import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.nodes.Node.Approval;
 import io.diem.gateway.nodes.Node.ServedModel;
-import io.diem.gateway.store.Sql;
 import io.diem.gateway.store.Tx;
 import io.diem.sign.Ed25519;
 import io.diem.sign.Hashes;
@@ -159,14 +158,9 @@ public final class NodeDirectory {
 
     /** Marks a node as untrusted: it gets no jobs until an operator approves it again. */
     public void flag(String nodeId, String reason) {
-        tx.run(sql -> flag(sql, nodeId, reason));
-    }
-
-    /** As {@link #flag(String, String)}, inside the caller's transaction. */
-    public int flag(Sql sql, String nodeId, String reason) throws SQLException {
+        tx.run(sql -> sql.update("UPDATE nodes SET flag_reason = ? WHERE node_id = ?",
+                reason.length() > 256 ? reason.substring(0, 256) : reason, nodeId));
         invalidate();
-        return sql.update("UPDATE nodes SET flag_reason = ? WHERE node_id = ?", reason.length() > 256 ? reason.substring(0, 256) : reason,
-                nodeId);
     }
 
     /** Records the last receipt batch booked from the node (its chain position). */

@@ -9,12 +9,10 @@ import io.diem.gateway.ledger.EpochReport;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.ledger.LedgerViews.UsageRecord;
+import io.diem.gateway.ledger.MutableClock;
 import io.diem.gateway.store.Db;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,12 +26,7 @@ class SettlementTest {
     Path dir;
     Db db;
     Ledger ledger;
-    Instant now = Instant.parse("2026-11-25T00:00:00Z");
-    final Clock clock = new Clock() {
-        @Override public ZoneId getZone() { return ZoneOffset.UTC; }
-        @Override public Clock withZone(ZoneId zone) { return this; }
-        @Override public Instant instant() { return now; }
-    };
+    final MutableClock clock = new MutableClock(Instant.parse("2026-11-25T00:00:00Z"));
 
     @BeforeEach
     void open() {
@@ -64,14 +57,14 @@ class SettlementTest {
         ledger.stakeVvv(payer, 0 + 10_000_000_000L); // the payer stakes to mint credit; it is a VVV staker too
         ledger.mint(payer, 10_000_000, 0);
         ledger.stakeDiem(payer, 10_000_000);
-        now = Instant.parse("2026-11-25T12:00:00Z");
+        clock.set(Instant.parse("2026-11-25T12:00:00Z"));
         ledger.stakeVvv(bob, 3_000_000_000L);
         // Charges on the 25th: node A 1,000,000 (paid), node B 300,001 (paid), node C 99,999 (unpaid: implausible).
         charge(payer, "j1", "node-a", 1_000_000, true);
         charge(payer, "j2", "node-b", 300_001, true);
         charge(payer, "j3", "node-c", 99_999, false);
 
-        now = Instant.parse("2026-11-26T01:00:00Z");
+        clock.set(Instant.parse("2026-11-26T01:00:00Z"));
         assertThatThrownBy(() -> new Settlement(ledger, 7000).close("2026-11-26")).hasMessageContaining("has not ended");
         EpochReport r = new Settlement(ledger, 7000).close("2026-11-25");
 

@@ -7,14 +7,14 @@ import io.diem.agent.engine.Sequence;
 import io.diem.agent.model.DType;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
-import io.diem.agent.model.TestModelMaker;
 import io.diem.agent.model.TestModelMaker.Options;
 import io.diem.agent.model.TestModelMaker.Preset;
+import io.diem.agent.model.TestModelMaker;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 /** The whole CPU forward pass against a float64 forward pass on the same weights. */
 class CpuForwardTest {
