@@ -76,10 +76,10 @@ scripts/diemctl stake vvv --account "$account" 5000 >/dev/null
 scripts/diemctl mint --account "$account" 25 >/dev/null
 scripts/diemctl stake diem --account "$account" 25 >/dev/null
 app_key=$(scripts/diemctl --json key create --account "$account" --label demo | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
-for _ in $(seq 1 50); do scripts/diemctl --key "$app_key" models list 2>/dev/null | grep -q "^$name " && break; sleep 0.2; done
+for _ in $(seq 1 50); do DIEM_KEY=$app_key scripts/diemctl models list 2>/dev/null | grep -q "^$name " && break; sleep 0.2; done
 
 say "calling the API: diemctl generate --model $name --prompt 'The node agent'"
-scripts/diemctl --key "$app_key" generate --model "$name" --prompt "The node agent" --max-tokens 24 --temperature 0.8 --seed 7
+DIEM_KEY=$app_key scripts/diemctl generate --model "$name" --prompt "The node agent" --max-tokens 24 --temperature 0.8 --seed 7
 
 if $once; then
     say "done (--once): stopping everything"
@@ -89,7 +89,7 @@ cat <<EOT
 
 The system is running. More calls:
   DIEM_GATEWAY=127.0.0.1:7070 DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello"
-Operator (admin key in run/gateway/admin.key):  scripts/diemctl --key \$(cat run/gateway/admin.key) node list
+Operator (admin key in run/gateway/admin.key):  scripts/diemctl --key-file run/gateway/admin.key node list
 Metrics: curl localhost:9470/metrics (gateway), curl localhost:9471/metrics (agent)
 Ctrl-C stops everything.
 EOT

@@ -1,6 +1,7 @@
 package io.diem.agent.journal;
 
 import io.diem.common.Channels;
+import io.diem.common.OwnerOnly;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Set;
 import java.util.zip.CRC32C;
 
 /**
@@ -42,7 +44,9 @@ final class RecordLog implements AutoCloseable {
 
     /** Opens (creating) the log, adds the records it held to {@code into}; a torn tail is truncated away. */
     static RecordLog open(Path path, List<byte[]> into) throws IOException {
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = FileChannel.open(path, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
+                OwnerOnly.fileAttribute());
+        OwnerOnly.restrict(path); // a log created before the journal was owner-only
         try {
             long size = ch.size();
             long good = 0;
@@ -143,8 +147,9 @@ final class RecordLog implements AutoCloseable {
     /** Atomically replaces the file at {@code path} with exactly these records (temp file, fsync, rename). */
     static void rewrite(Path path, List<byte[]> payloads) throws IOException {
         Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        Files.deleteIfExists(tmp);
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                OwnerOnly.fileAttribute())) {
             for (byte[] p : payloads) {
                 ByteBuffer b = ByteBuffer.wrap(frame(p));
                 while (b.hasRemaining()) {

@@ -1,5 +1,6 @@
 package io.diem.agent.journal;
 
+import io.diem.common.OwnerOnly;
 import io.diem.sign.Hashes;
 import io.diem.sign.NodeKey;
 import io.diem.sign.ReceiptChain;
@@ -12,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
@@ -64,7 +64,7 @@ public final class UsageJournal implements AutoCloseable {
     }
 
     public static UsageJournal open(Path dir, NodeKey key) throws IOException {
-        Files.createDirectories(dir);
+        OwnerOnly.directory(dir);
         Checkpoint checkpoint = Checkpoint.read(dir.resolve("checkpoint"));
         long ackedSeq = checkpoint.sequence();
         long ackedCovered = checkpoint.coveredReceipt();
@@ -216,14 +216,8 @@ public final class UsageJournal implements AutoCloseable {
     }
 
     private void writeCheckpoint() throws IOException {
-        Path file = dir.resolve("checkpoint");
-        Path tmp = dir.resolve("checkpoint.tmp");
-        String text = ackedSequence + " " + Hashes.hex(ackedHash) + " " + ackedCoveredReceipt + "\n";
-        Files.writeString(tmp, text, StandardCharsets.US_ASCII);
-        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        OwnerOnly.writeAtomically(dir.resolve("checkpoint"), ackedSequence + " " + Hashes.hex(ackedHash) + " "
+                + ackedCoveredReceipt + "\n");
         RecordLog.syncDirectory(dir);
     }
 

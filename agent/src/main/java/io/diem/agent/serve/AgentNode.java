@@ -6,6 +6,7 @@ import io.diem.agent.metering.ReceiptWriter;
 import io.diem.agent.metrics.AgentMetrics;
 import io.diem.agent.model.Model;
 import io.diem.common.MetricsHttpServer;
+import io.diem.common.OwnerOnly;
 import io.diem.common.ThreadFactories;
 import io.diem.sign.NodeKey;
 import io.diem.sign.TicketVerifier;
@@ -56,6 +57,7 @@ public final class AgentNode {
 
     public AgentNode(ServerBuilder<?> serverBuilder, Settings settings, Clock clock) throws IOException {
         this.settings = settings;
+        OwnerOnly.directory(settings.stateDir());
         this.key = NodeKey.loadOrCreate(settings.stateDir().resolve("node.key"));
         this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));

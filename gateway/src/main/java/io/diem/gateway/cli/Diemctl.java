@@ -7,7 +7,13 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
+import java.io.Console;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
@@ -36,9 +42,16 @@ public final class Diemctl {
             description = "Gateway HOST:PORT (env DIEM_GATEWAY). Default: ${DEFAULT-VALUE}.")
     String gateway;
 
-    @Option(names = "--key", scope = ScopeType.INHERIT, defaultValue = "${env:DIEM_KEY}",
-            description = "API key (env DIEM_KEY).")
+    @Option(names = "--key", scope = ScopeType.INHERIT,
+            description = "API key. Every user of the machine can read it in the process list: prefer DIEM_KEY or --key-file.")
     String key;
+
+    @Option(names = "--key-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "File holding the API key (for example the gateway's admin.key).")
+    Path keyFile;
+
+    /** Where DIEM_KEY is read from; tests give their own. */
+    Map<String, String> env = System.getenv();
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print one JSON object.")
     boolean json;
@@ -51,7 +64,14 @@ public final class Diemctl {
     }
 
     public static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new Diemctl());
+        return commandLine(System.getenv());
+    }
+
+    /** The command line reading DIEM_KEY from {@code env}. */
+    public static CommandLine commandLine(Map<String, String> env) {
+        Diemctl diemctl = new Diemctl();
+        diemctl.env = env;
+        CommandLine cli = new CommandLine(diemctl);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             Diemctl root = cmd.getCommandSpec().root().commandLine().getCommand();
             PrintWriter out = cmd.getOut();
@@ -86,16 +106,50 @@ public final class Diemctl {
     }
 
     /**
+     * The API key, from (in order) {@code --key} (with a warning), {@code --key-file}, {@code DIEM_KEY},
+     * or a prompt that does not echo when a terminal is attached.
+     */
+    String apiKey() {
+        if (key != null && !key.isBlank()) {
+            spec.commandLine().getErr().println("warning: --key shows the key to every user in the process list; "
+                    + "use DIEM_KEY or --key-file FILE instead");
+            spec.commandLine().getErr().flush();
+            return key.strip();
+        }
+        if (keyFile != null) {
+            try {
+                String fromFile = Files.readString(keyFile, StandardCharsets.UTF_8).strip();
+                if (fromFile.isEmpty()) {
+                    throw new IllegalArgumentException("--key-file " + keyFile + " is empty");
+                }
+                return fromFile;
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read --key-file " + keyFile + ": " + e.getMessage());
+            }
+        }
+        String fromEnv = env.get("DIEM_KEY");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv.strip();
+        }
+        Console console = System.console();
+        if (console != null) {
+            char[] typed = console.readPassword("API key: ");
+            if (typed != null && typed.length > 0) {
+                return new String(typed).strip();
+            }
+        }
+        throw new IllegalArgumentException("no API key: set DIEM_KEY, pass --key-file FILE, or run in a terminal to be asked");
+    }
+
+    /**
      * Opens a channel, runs {@code call}, prints the answer (one JSON object with --json), closes the
      * channel; {@code streamedText}, when given, is added to the JSON output as "text".
      */
     <T extends MessageOrBuilder> int call(Function<Channel, T> call, Function<T, String> human, StringBuilder streamedText) {
-        if (key == null || key.isBlank()) {
-            throw new IllegalArgumentException("no API key: pass --key or set DIEM_KEY");
-        }
+        String secret = apiKey();
         ManagedChannel channel = Grpc.newChannelBuilder(gateway, InsecureChannelCredentials.create()).build();
         try {
-            Channel authed = ClientInterceptors.intercept(channel, CtlOutput.bearer(key.strip()));
+            Channel authed = ClientInterceptors.intercept(channel, CtlOutput.bearer(secret));
             T response = call.apply(authed);
             PrintWriter out = spec.commandLine().getOut();
             if (json && streamedText != null) {

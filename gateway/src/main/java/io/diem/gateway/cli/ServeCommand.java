@@ -1,5 +1,6 @@
 package io.diem.gateway.cli;
 
+import io.diem.common.OwnerOnly;
 import io.diem.common.ServerOptions;
 import io.diem.gateway.GatewayServer;
 import io.diem.gateway.ledger.Ledger;
@@ -59,6 +60,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OwnerOnly.directory(dataDir); // the embedded ledger and admin.key live here: 0700
         String url = db != null && !db.isEmpty() ? db : Db.h2Url(dataDir);
         Db database = Db.open(url, dbPool);
         Ledger ledger = new Ledger(database, LedgerConfig.defaults(), Clock.systemUTC());

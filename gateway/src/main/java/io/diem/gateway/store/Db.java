@@ -2,6 +2,7 @@ package io.diem.gateway.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.diem.common.OwnerOnly;
 import io.diem.gateway.error.GatewayException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,10 +34,13 @@ public final class Db implements AutoCloseable {
         this.postgres = postgres;
     }
 
-    /** The default embedded ledger in {@code dataDir/ledger.mv.db}. */
+    /**
+     * The default embedded ledger in {@code dataDir/ledger.mv.db}. H2's trace file is off: it would keep
+     * SQL text (and with it account ids and amounts) beside the database.
+     */
     public static String h2Url(Path dataDir) {
         return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("ledger")
-                + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
+                + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH;TRACE_LEVEL_FILE=0";
     }
 
     /** Opens (and migrates) the database at {@code jdbcUrl}: {@code jdbc:h2:…} or {@code jdbc:postgresql:…}. */
@@ -63,11 +67,28 @@ public final class Db implements AutoCloseable {
         Db db = new Db(ds, postgres);
         try {
             db.migrate();
+            restrictH2Files(jdbcUrl);
         } catch (RuntimeException e) {
             ds.close();
             throw e;
         }
         return db;
+    }
+
+    /** An embedded ledger's files are the owner's only (0600), whatever the umask was when H2 created them. */
+    private static void restrictH2Files(String jdbcUrl) {
+        if (!jdbcUrl.startsWith("jdbc:h2:file:")) {
+            return;
+        }
+        String base = jdbcUrl.substring("jdbc:h2:file:".length()).split(";", 2)[0];
+        for (String suffix : new String[] {".mv.db", ".trace.db", ".lock.db"}) {
+            try {
+                OwnerOnly.restrict(Path.of(base + suffix));
+            } catch (IOException e) {
+                throw new GatewayException(GatewayException.Kind.UNAVAILABLE, "cannot make " + base + suffix + " owner-only: "
+                        + e.getMessage(), e);
+            }
+        }
     }
 
     private static String redact(String url) {

@@ -37,6 +37,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -161,9 +162,37 @@ class StakingAdminGrpcTest {
         assertThat(tooPrecise[1]).contains("more than 6 decimals");
     }
 
+    @Test
+    void diemctlTakesTheKeyFromTheEnvironmentOrAFileAndWarnsWhenItIsOnTheCommandLine() throws Exception {
+        String target = "127.0.0.1:" + server.port();
+        String[] fromEnv = run(Map.of("DIEM_KEY", adminKey), "--gateway", target, "--json", "price", "list");
+        assertThat(fromEnv[0].strip()).startsWith("{");
+        assertThat(fromEnv[1]).isEmpty();
+
+        Path keyFile = Files.writeString(dir.resolve("key"), adminKey + "\n");
+        String[] fromFile = run(Map.of(), "--gateway", target, "--key-file", keyFile.toString(), "--json", "price", "list");
+        assertThat(fromFile[0].strip()).startsWith("{");
+        assertThat(fromFile[1]).isEmpty();
+
+        String[] onCommandLine = run(Map.of(), "--gateway", target, "--key", adminKey, "--json", "price", "list");
+        assertThat(onCommandLine[0].strip()).startsWith("{"); // stdout stays one JSON object
+        assertThat(onCommandLine[1]).contains("warning: --key shows the key to every user in the process list");
+
+        String[] none = run(Map.of(), "--gateway", target, "--json", "price", "list");
+        assertThat(none[0].strip()).isEqualTo("{\"error\":{\"code\":\"INVALID_ARGUMENT\",\"message\":\"no API key: set DIEM_KEY, "
+                + "pass --key-file FILE, or run in a terminal to be asked\"}}");
+        String[] missingFile = run(Map.of(), "--gateway", target, "--key-file", dir.resolve("nope").toString(), "price", "list");
+        assertThat(missingFile[1]).contains("error: INVALID_ARGUMENT: cannot read --key-file " + dir.resolve("nope"));
+    }
+
     /** Runs diemctl in-process; returns {stdout, stderr}. */
     private static String[] run(String... args) {
-        CommandLine cli = Diemctl.commandLine();
+        return run(Map.of(), args);
+    }
+
+    /** Runs diemctl in-process with {@code env} as its environment; returns {stdout, stderr}. */
+    private static String[] run(Map<String, String> env, String... args) {
+        CommandLine cli = Diemctl.commandLine(env);
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cli.setOut(new PrintWriter(out));
