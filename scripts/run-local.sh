@@ -6,7 +6,8 @@
 #   scripts/run-local.sh [--once] [--db JDBC_URL] [--model DIR] [--engine cpu|cuda|auto]
 #
 # --once exits after the demo call, stopping everything it started. State lives in ./run/ (delete
-# it to start over). Ports: gateway 7070 (metrics 9470), agent 7071 (metrics 9471).
+# it to start over), the local CA and the gateway's TLS certificate in ./run/tls/. Ports: gateway
+# 7070 (TLS; metrics 9470), agent 7071 (metrics 9471).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$repo"
@@ -43,8 +44,13 @@ stop_all() {
 trap 'stop_all' EXIT
 trap 'echo; say "stopping"; exit 0' INT TERM
 
+# TLS on every gRPC port, here too: a local CA and a certificate for 127.0.0.1/localhost, made once.
+scripts/diem-gateway tls-local --dir "$run/tls" >/dev/null
+export DIEM_CA="$run/tls/ca.pem"
+
 say "starting the gateway (logs: run/gateway.log)"
-gw_args=(serve --data-dir "$run/gateway" --port 7070 --metrics-port 9470 --auto-close-epochs true)
+gw_args=(serve --data-dir "$run/gateway" --port 7070 --metrics-port 9470 --auto-close-epochs true
+    --tls-cert "$run/tls/server.pem" --tls-key "$run/tls/server.key")
 [ -z "$db" ] || gw_args+=(--db "$db")
 scripts/diem-gateway "${gw_args[@]}" > "$run/gateway.log" 2>&1 &
 pids+=($!)
@@ -55,7 +61,7 @@ export DIEM_KEY
 DIEM_KEY=$(cat "$run/gateway/admin.key")
 
 say "starting the node agent (logs: run/agent.log)"
-scripts/diem-agent serve --state-dir "$run/agent" --gateway 127.0.0.1:7070 --port 7071 --metrics-port 9471 \
+scripts/diem-agent serve --state-dir "$run/agent" --gateway 127.0.0.1:7070 --gateway-ca "$DIEM_CA" --port 7071 --metrics-port 9471 \
     --model "$name=$model" --engine "$engine" > "$run/agent.log" 2>&1 &
 pids+=($!)
 node=""
@@ -88,8 +94,8 @@ fi
 cat <<EOT
 
 The system is running. More calls:
-  DIEM_GATEWAY=127.0.0.1:7070 DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello"
-Operator (admin key in run/gateway/admin.key):  scripts/diemctl --key-file run/gateway/admin.key node list
+  DIEM_GATEWAY=127.0.0.1:7070 DIEM_CA=run/tls/ca.pem DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello"
+Operator (admin key in run/gateway/admin.key):  DIEM_CA=run/tls/ca.pem scripts/diemctl --key-file run/gateway/admin.key node list
 Metrics: curl localhost:9470/metrics (gateway), curl localhost:9471/metrics (agent)
 Ctrl-C stops everything.
 EOT

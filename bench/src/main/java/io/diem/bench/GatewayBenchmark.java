@@ -64,7 +64,7 @@ public final class GatewayBenchmark {
                             d.epochCloseDelay(), 7000, d.limits())).start();
             int agentPort = freePort();
             agent = new ProcessBuilder("java", "--add-modules", "jdk.incubator.vector", "-jar", agentJar.toString(), "serve",
-                    "--model", "tiny=" + model, "--state-dir", dir.resolve("agent").toString(), "--gateway",
+                    "--model", "tiny=" + model, "--state-dir", dir.resolve("agent").toString(), "--gateway-insecure", "--gateway",
                     "127.0.0.1:" + gateway.port(), "--port", String.valueOf(agentPort), "--metrics-port", String.valueOf(freePort()),
                     "--engine", "cpu", "--threads", "1", "--queue", "64")
                     .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();

@@ -5,7 +5,10 @@ import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
 import io.diem.agent.serve.AgentNode;
 import io.diem.common.ServerOptions;
-import io.grpc.InsecureServerCredentials;
+import io.diem.common.ThreadFactories;
+import io.diem.common.Tls;
+import io.grpc.ChannelCredentials;
+import io.grpc.ServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -17,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,6 +45,13 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--gateway", defaultValue = "", description = "Gateway HOST:PORT to register with and report usage to.")
     String gateway;
+
+    @Option(names = "--gateway-ca", paramLabel = "PEM", description = "CA that signed the gateway's certificate "
+            + "(default: the system trust store).")
+    Path gatewayCa;
+
+    @Option(names = "--gateway-insecure", description = "Dial the gateway in plaintext (loopback addresses only; for tests).")
+    boolean gatewayInsecure;
 
     @Option(names = "--model", split = ",", description = "Model directory to serve, as DIR or NAME=DIR (repeatable; the name defaults to the directory's).")
     List<String> models = new ArrayList<>();
@@ -71,9 +82,12 @@ final class ServeCommand implements Callable<Integer> {
         }
         java.util.List<InferenceEngine> e = engineOptions.openAll(LOG::info);
         String version = Version.current();
+        ServerCredentials credentials = server.credentials(
+                Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload")), LOG::warning);
+        ChannelCredentials toGateway = gateway.isEmpty() ? null : Tls.channelCredentials(gateway, gatewayCa, gatewayInsecure);
         AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
-                InsecureServerCredentials.create()), new AgentNode.Settings(stateDir, gateway,
-                advertise != null ? advertise : server.bind + ":" + server.port, loaded, e, queue, server.bind, server.metricsPort,
+                credentials), new AgentNode.Settings(stateDir, gateway, toGateway,
+                advertise != null ? advertise : server.bind + ":" + server.port, loaded, e, queue, server.metricsBind, server.metricsPort,
                 version),
                 Clock.systemUTC()).start();
         CountDownLatch drained = new CountDownLatch(1);

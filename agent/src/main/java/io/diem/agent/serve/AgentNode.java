@@ -13,6 +13,7 @@ import io.diem.sign.TicketVerifier;
 import io.diem.v1.GpuInfo;
 import io.diem.v1.HeartbeatPayload;
 import io.diem.v1.RegisterPayload;
+import io.grpc.ChannelCredentials;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -38,9 +39,10 @@ public final class AgentNode {
 
     private static final Logger LOG = Logger.getLogger(AgentNode.class.getName());
 
-    /** What a node needs to start. */
-    public record Settings(Path stateDir, String gateway, String advertise, Map<String, Model> models,
-            List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort, String version) {}
+    /** What a node needs to start; {@code gatewayCredentials} say how the gateway is verified (TLS) when dialing it. */
+    public record Settings(Path stateDir, String gateway, ChannelCredentials gatewayCredentials, String advertise,
+            Map<String, Model> models, List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort,
+            String version) {}
 
     private final Settings settings;
     private final NodeKey key;
@@ -71,7 +73,7 @@ public final class AgentNode {
                 .maxInboundMessageSize(8 << 20)
                 .build();
         this.link = settings.gateway() == null || settings.gateway().isEmpty() ? null
-                : new GatewayLink(settings.gateway(), key, journal, tickets, settings.stateDir(), this::registration,
+                : new GatewayLink(settings.gateway(), settings.gatewayCredentials(), key, journal, tickets, settings.stateDir(), this::registration,
                         this::heartbeat, metrics, clock);
         devices.schedulers().forEach(this::registerDeviceGauges);
         registerGauges();

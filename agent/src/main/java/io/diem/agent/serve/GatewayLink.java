@@ -19,8 +19,8 @@ import io.diem.v1.RegisterResponse;
 import io.diem.v1.ReportUsageRequest;
 import io.diem.v1.ReportUsageResponse;
 import io.diem.v1.SignedEnvelope;
+import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -70,10 +70,10 @@ public final class GatewayLink implements AutoCloseable {
     private long lastHeartbeat;
     private long lastError;
 
-    public GatewayLink(String gateway, NodeKey key, UsageJournal journal, TicketVerifier tickets, Path stateDir,
+    public GatewayLink(String gateway, ChannelCredentials credentials, NodeKey key, UsageJournal journal, TicketVerifier tickets, Path stateDir,
             Supplier<RegisterPayload.Builder> registration, Supplier<HeartbeatPayload.Builder> heartbeat,
             AgentMetrics metrics, Clock clock) {
-        this.channel = Grpc.newChannelBuilder(gateway, InsecureChannelCredentials.create()).build();
+        this.channel = Grpc.newChannelBuilder(gateway, credentials).build();
         this.registry = NodeRegistryGrpc.newBlockingStub(channel);
         this.key = key;
         this.journal = journal;

@@ -60,7 +60,7 @@ class AgentServiceTest {
         TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
         Model model = new ModelLoader(null).load(dir.resolve("tiny"));
         node = new AgentNode(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()),
-                new AgentNode.Settings(dir.resolve("state"), "127.0.0.1:" + gateway.port(), "127.0.0.1:0",
+                new AgentNode.Settings(dir.resolve("state"), "127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create(), "127.0.0.1:0",
                         Map.of("tiny", model), List.of(new CpuEngine(1)), 2, "127.0.0.1", 0, "test"),
                 Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(10)).until(() -> node.link().registered());

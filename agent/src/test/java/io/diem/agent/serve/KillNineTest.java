@@ -122,7 +122,7 @@ class KillNineTest {
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
                 "-cp", System.getProperty("java.class.path"), "io.diem.agent.cli.AgentMain", "serve",
                 "--model", "tiny=" + dir.resolve("tiny"), "--state-dir", dir.resolve("state").toString(),
-                "--gateway", "127.0.0.1:" + gatewayPort, "--port", String.valueOf(port),
+                "--gateway", "127.0.0.1:" + gatewayPort, "--gateway-insecure", "--port", String.valueOf(port),
                 "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1", "--queue", "8"));
         return new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("agent-" + port + ".log").toFile()).start();

@@ -1,10 +1,11 @@
 package io.diem.gateway.cli;
 
 import com.google.protobuf.MessageOrBuilder;
+import io.diem.common.Tls;
 import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
 import io.grpc.ClientInterceptors;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.io.Console;
@@ -53,6 +54,14 @@ public final class Diemctl {
     /** Where DIEM_KEY is read from; tests give their own. */
     Map<String, String> env = System.getenv();
 
+    @Option(names = "--ca", scope = ScopeType.INHERIT, paramLabel = "PEM", defaultValue = "${env:DIEM_CA}",
+            description = "CA that signed the gateway's certificate (env DIEM_CA; default: the system trust store).")
+    Path ca;
+
+    @Option(names = "--insecure", scope = ScopeType.INHERIT,
+            description = "Plaintext instead of TLS (loopback gateways only, for tests).")
+    boolean insecure;
+
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print one JSON object.")
     boolean json;
 
@@ -81,6 +90,10 @@ public final class Diemctl {
             if (e instanceof StatusRuntimeException s) {
                 code = s.getStatus().getCode().name();
                 message = s.getStatus().getDescription() != null ? s.getStatus().getDescription() : s.getStatus().getCode().name();
+                String transport = transportProblem(s, root.gateway);
+                if (transport != null) {
+                    message = transport;
+                }
             } else if (e instanceof IllegalArgumentException) {
                 code = "INVALID_ARGUMENT";
                 message = e.getMessage();
@@ -103,6 +116,28 @@ public final class Diemctl {
             return code.equals("INVALID_ARGUMENT") ? 2 : 1;
         });
         return cli;
+    }
+
+    /** What went wrong below gRPC when a call could not reach the gateway, in words a person can act on; null otherwise. */
+    static String transportProblem(StatusRuntimeException e, String gateway) {
+        if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
+            return null;
+        }
+        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLHandshakeException || t instanceof java.security.cert.CertificateException) {
+                return "TLS handshake with " + gateway + " failed (" + t.getMessage() + "): if the gateway's certificate is "
+                        + "signed by its own CA, pass --ca FILE (or set DIEM_CA)";
+            }
+            if (t instanceof javax.net.ssl.SSLException) {
+                return "TLS with " + gateway + " failed (" + t.getMessage() + "): is the gateway serving TLS? "
+                        + "(a plaintext test gateway on loopback needs --insecure)";
+            }
+            if (t instanceof java.net.ConnectException) {
+                return "cannot reach the gateway at " + gateway + " (" + t.getMessage() + "): is it running, and is "
+                        + "--gateway (or DIEM_GATEWAY) right?";
+            }
+        }
+        return null;
     }
 
     /**
@@ -147,7 +182,13 @@ public final class Diemctl {
      */
     <T extends MessageOrBuilder> int call(Function<Channel, T> call, Function<T, String> human, StringBuilder streamedText) {
         String secret = apiKey();
-        ManagedChannel channel = Grpc.newChannelBuilder(gateway, InsecureChannelCredentials.create()).build();
+        ChannelCredentials credentials;
+        try {
+            credentials = Tls.channelCredentials(gateway, ca, insecure);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the CA file " + ca + ": " + e.getMessage());
+        }
+        ManagedChannel channel = Grpc.newChannelBuilder(gateway, credentials).build();
         try {
             Channel authed = ClientInterceptors.intercept(channel, CtlOutput.bearer(secret));
             T response = call.apply(authed);

@@ -6,7 +6,10 @@ import io.diem.gateway.GatewayServer;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.store.Db;
-import io.grpc.InsecureServerCredentials;
+import io.diem.common.ThreadFactories;
+import io.grpc.ServerCredentials;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -60,6 +63,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Refuse an unsafe bind before touching any state.
+        ScheduledExecutorService tlsReloader = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload"));
+        ServerCredentials credentials = server.credentials(tlsReloader, LOG::warning);
         OwnerOnly.directory(dataDir); // the embedded ledger and admin.key live here: 0700
         String url = db != null && !db.isEmpty() ? db : Db.h2Url(dataDir);
         Db database = Db.open(url, dbPool);
@@ -68,12 +74,11 @@ final class ServeCommand implements Callable<Integer> {
         Bootstrap.adminKeyIfEmpty(ledger, keyFile)
                 .ifPresent(p -> LOG.info("empty ledger: bootstrap admin key written to " + p + " (mode 0600)"));
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
-        GatewayServer.Settings settings = new GatewayServer.Settings(server.bind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
+        GatewayServer.Settings settings = new GatewayServer.Settings(server.metricsBind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
                 d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L));
-        GatewayServer gateway = new GatewayServer(
-                NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port), InsecureServerCredentials.create()), ledger,
-                settings).start();
+        GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
+                credentials), ledger, settings).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("diem-gateway: SIGTERM: draining open streams (up to 30 s)");
             try {

@@ -147,41 +147,41 @@ class StakingAdminGrpcTest {
     @Test
     void diemctlPrintsOneJsonObjectPerCommand() {
         String target = "127.0.0.1:" + server.port();
-        String[] created = run("--gateway", target, "--key", adminKey, "--json", "account", "create", "carol");
+        String[] created = run("--insecure", "--gateway", target, "--key", adminKey, "--json", "account", "create", "carol");
         assertThat(created[0]).startsWith("{\"accountId\":\"acct_").contains("\"name\":\"carol\"");
         String id = created[0].replaceAll(".*\"accountId\":\"([^\"]+)\".*", "$1").strip();
-        assertThat(run("--gateway", target, "--key", adminKey, "deposit", "vvv", "--account", id, "2000000")[0])
+        assertThat(run("--insecure", "--gateway", target, "--key", adminKey, "deposit", "vvv", "--account", id, "2000000")[0])
                 .contains("liquid 2000000");
-        assertThat(run("--gateway", target, "--key", adminKey, "stake", "vvv", "--account", id, "1500000.5")[0])
+        assertThat(run("--insecure", "--gateway", target, "--key", adminKey, "stake", "vvv", "--account", id, "1500000.5")[0])
                 .contains("staked 1500000.5");
-        assertThat(run("--gateway", target, "--key", adminKey, "mint", "quote", "10000")[0])
+        assertThat(run("--insecure", "--gateway", target, "--key", adminKey, "mint", "quote", "10000")[0])
                 .contains("marginal after 93.28");
-        String[] error = run("--gateway", target, "--key", adminKey, "--json", "stake", "vvv", "--account", "acct_nope", "1");
+        String[] error = run("--insecure", "--gateway", target, "--key", adminKey, "--json", "stake", "vvv", "--account", "acct_nope", "1");
         assertThat(error[0].strip()).isEqualTo("{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"no account 'acct_nope'\"}}");
-        String[] tooPrecise = run("--gateway", target, "--key", adminKey, "stake", "vvv", "0.0000001");
+        String[] tooPrecise = run("--insecure", "--gateway", target, "--key", adminKey, "stake", "vvv", "0.0000001");
         assertThat(tooPrecise[1]).contains("more than 6 decimals");
     }
 
     @Test
     void diemctlTakesTheKeyFromTheEnvironmentOrAFileAndWarnsWhenItIsOnTheCommandLine() throws Exception {
         String target = "127.0.0.1:" + server.port();
-        String[] fromEnv = run(Map.of("DIEM_KEY", adminKey), "--gateway", target, "--json", "price", "list");
+        String[] fromEnv = run(Map.of("DIEM_KEY", adminKey), "--insecure", "--gateway", target, "--json", "price", "list");
         assertThat(fromEnv[0].strip()).startsWith("{");
         assertThat(fromEnv[1]).isEmpty();
 
         Path keyFile = Files.writeString(dir.resolve("key"), adminKey + "\n");
-        String[] fromFile = run(Map.of(), "--gateway", target, "--key-file", keyFile.toString(), "--json", "price", "list");
+        String[] fromFile = run(Map.of(), "--insecure", "--gateway", target, "--key-file", keyFile.toString(), "--json", "price", "list");
         assertThat(fromFile[0].strip()).startsWith("{");
         assertThat(fromFile[1]).isEmpty();
 
-        String[] onCommandLine = run(Map.of(), "--gateway", target, "--key", adminKey, "--json", "price", "list");
+        String[] onCommandLine = run(Map.of(), "--insecure", "--gateway", target, "--key", adminKey, "--json", "price", "list");
         assertThat(onCommandLine[0].strip()).startsWith("{"); // stdout stays one JSON object
         assertThat(onCommandLine[1]).contains("warning: --key shows the key to every user in the process list");
 
-        String[] none = run(Map.of(), "--gateway", target, "--json", "price", "list");
+        String[] none = run(Map.of(), "--insecure", "--gateway", target, "--json", "price", "list");
         assertThat(none[0].strip()).isEqualTo("{\"error\":{\"code\":\"INVALID_ARGUMENT\",\"message\":\"no API key: set DIEM_KEY, "
                 + "pass --key-file FILE, or run in a terminal to be asked\"}}");
-        String[] missingFile = run(Map.of(), "--gateway", target, "--key-file", dir.resolve("nope").toString(), "price", "list");
+        String[] missingFile = run(Map.of(), "--insecure", "--gateway", target, "--key-file", dir.resolve("nope").toString(), "price", "list");
         assertThat(missingFile[1]).contains("error: INVALID_ARGUMENT: cannot read --key-file " + dir.resolve("nope"));
     }
 

@@ -88,7 +88,7 @@ final class LocalCluster implements AutoCloseable {
     Process startAgent(String name, int port) throws Exception {
         Path model = tinyModel();
         Process p = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
-                "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", "127.0.0.1:" + gateway.port(),
+                "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", "127.0.0.1:" + gateway.port(), "--gateway-insecure",
                 "--port", String.valueOf(port), "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
                 .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile()).start();
         agents.add(p);
