@@ -61,7 +61,7 @@ public final class GatewayBenchmark {
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
             GatewayServer gateway = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
                     new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(5), d.receiptTtl(), false,
-                            d.epochCloseDelay(), 7000, d.limits())).start();
+                            d.epochCloseDelay(), 7000, d.limits(), dir)).start();
             int agentPort = freePort();
             agent = new ProcessBuilder("java", "--add-modules", "jdk.incubator.vector", "-jar", agentJar.toString(), "serve",
                     "--model", "tiny=" + model, "--state-dir", dir.resolve("agent").toString(), "--gateway-insecure", "--gateway",
@@ -98,7 +98,7 @@ public final class GatewayBenchmark {
             // Direct calls need tickets this gateway knows about (or their receipts would flag the node):
             // register each direct job, with its reservation, before any timing starts.
             Jobs jobs = new Jobs(ledger.tx(), Clock.systemUTC());
-            TicketKeys ticketKeys = new TicketKeys(ledger.tx());
+            TicketKeys ticketKeys = new TicketKeys(dir.resolve("ticket.secret"), ledger.tx());
             java.util.ArrayDeque<io.diem.v1.SignedTicket> tickets = new java.util.ArrayDeque<>();
             for (int i = 0; i < calls + 100; i++) {
                 String job = "direct-" + UUID.randomUUID();

@@ -1,15 +1,11 @@
 package io.diem.common;
 
-import io.grpc.ServerCredentials;
-import java.io.IOException;
 import java.nio.file.Path;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.function.Consumer;
 import picocli.CommandLine.Option;
 
 /**
  * The options every {@code serve} command shares: config file, listen address, gRPC port, metrics
- * port, and the gRPC port's TLS. A command declares it as {@code @Mixin ServerOptions server = new ServerOptions(7070, 9470)};
+ * port ({@link TlsServerOptions} adds TLS where a port faces the network). A command declares it as {@code @Mixin ServerOptions server = new ServerOptions(7070, 9470)};
  * the ports given there are the documented defaults (picocli keeps a field's initial value as its
  * default), and {@link ConfigDefaults} still lets the environment and the config file override them.
  */
@@ -19,8 +15,7 @@ public final class ServerOptions {
             description = "Config file of 'option = value' lines (the option names without the leading --).")
     public Path config;
 
-    @Option(names = "--bind", description = "Address the gRPC port listens on. A non-loopback address needs "
-            + "--tls-cert and --tls-key (or --insecure-plaintext). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--bind", description = "Address the gRPC port listens on. Default: ${DEFAULT-VALUE}.")
     public String bind = "127.0.0.1";
 
     @Option(names = "--port", description = "gRPC port. Default: ${DEFAULT-VALUE}.")
@@ -32,21 +27,6 @@ public final class ServerOptions {
     @Option(names = "--metrics-bind", description = "Address the metrics port listens on; set the Prometheus host's reachable "
             + "address (and firewall it) to scrape from elsewhere. Default: ${DEFAULT-VALUE}.")
     public String metricsBind = "127.0.0.1";
-
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate chain the gRPC port serves (re-read when it changes).")
-    public Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 private key of --tls-cert (re-read when it changes).")
-    public Path tlsKey;
-
-    @Option(names = "--insecure-plaintext", description = "Serve plaintext gRPC on a non-loopback --bind (only behind a "
-            + "TLS-terminating proxy; logs a warning). Without TLS files a loopback --bind is plaintext anyway.")
-    public boolean insecurePlaintext;
-
-    /** The gRPC port's credentials under the rules of {@link Tls#serverCredentials}. */
-    public ServerCredentials credentials(ScheduledExecutorService reloader, Consumer<String> warn) throws IOException {
-        return Tls.serverCredentials(bind, tlsCert, tlsKey, insecurePlaintext, reloader, warn);
-    }
 
     /** For picocli, which fills the fields itself when the mixin is not pre-built. */
     public ServerOptions() {}

@@ -6,10 +6,10 @@ import io.diem.common.UnixMicros;
 import io.diem.gateway.api.AdminService;
 import io.diem.gateway.api.ApiKeyInterceptor;
 import io.diem.gateway.api.BalanceHeadersInterceptor;
-import io.diem.gateway.api.GrpcNodeLink;
 import io.diem.gateway.api.InferenceService;
-import io.diem.gateway.api.NodeRegistryService;
+import io.diem.gateway.api.NodeSessionService;
 import io.diem.gateway.api.RequestMetricsInterceptor;
+import io.diem.gateway.api.SessionNodeLink;
 import io.diem.gateway.api.StakingService;
 import io.diem.gateway.call.Admission;
 import io.diem.gateway.call.CallLimits;
@@ -20,6 +20,7 @@ import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.metrics.GatewayMetrics;
 import io.diem.gateway.nodes.NodeDirectory;
 import io.diem.gateway.nodes.NodePicker;
+import io.diem.gateway.nodes.NodeSessions;
 import io.diem.gateway.nodes.TicketKeys;
 import io.diem.gateway.settlement.Settlement;
 import io.diem.gateway.usage.ReceiptBooking;
@@ -31,6 +32,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -48,14 +50,14 @@ public final class GatewayServer {
 
     private static final Logger LOG = Logger.getLogger(GatewayServer.class.getName());
 
-    /** Tunables, each a config key of {@code diem-gateway serve}. */
+    /** Tunables, each a config key of {@code diem-gateway serve}; {@code dataDir} holds the ticket secret (0600). */
     public record Settings(String metricsHost, int metricsPort, Duration heartbeatInterval, Duration healthTimeout,
             Duration receiptTtl, boolean autoCloseEpochs, Duration epochCloseDelay, int providerBps,
-            CallLimits limits) {
+            CallLimits limits, Path dataDir) {
 
         public static Settings defaults() {
             return new Settings("127.0.0.1", 9470, Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofMinutes(5), true,
-                    Duration.ofMinutes(15), 7000, CallLimits.defaults());
+                    Duration.ofMinutes(15), 7000, CallLimits.defaults(), Path.of("data/gateway"));
         }
     }
 
@@ -66,7 +68,8 @@ public final class GatewayServer {
     private final GatewayMetrics metrics = new GatewayMetrics();
     private final NodeDirectory nodes;
     private final NodePicker picker;
-    private final GrpcNodeLink nodeLink = new GrpcNodeLink();
+    private final NodeSessions sessions;
+    private final InferenceService inference;
     private final ReceiptBooking booking;
     private final Settlement settlement;
     private final ScheduledExecutorService background =
@@ -74,29 +77,31 @@ public final class GatewayServer {
     private MetricsHttpServer metricsServer;
     private volatile boolean draining;
 
-    public GatewayServer(ServerBuilder<?> builder, Ledger ledger) {
+    public GatewayServer(ServerBuilder<?> builder, Ledger ledger) throws IOException {
         this(builder, ledger, Settings.defaults());
     }
 
-    public GatewayServer(ServerBuilder<?> builder, Ledger ledger, Settings settings) {
+    public GatewayServer(ServerBuilder<?> builder, Ledger ledger, Settings settings) throws IOException {
         this.ledger = ledger;
         this.settings = settings;
         this.nodes = new NodeDirectory(ledger.tx(), ledger.clock(), settings.heartbeatInterval(), settings.healthTimeout());
-        this.picker = new NodePicker(nodes);
-        TicketKeys ticketKeys = new TicketKeys(ledger.tx());
+        this.sessions = new NodeSessions(nodes, ledger.clock());
+        this.picker = new NodePicker(nodes, sessions);
+        TicketKeys ticketKeys = new TicketKeys(settings.dataDir().resolve("ticket.secret"), ledger.tx());
         Jobs jobs = new Jobs(ledger.tx(), ledger.clock());
         this.booking = new ReceiptBooking(ledger, nodes, jobs, metrics);
         this.settlement = new Settlement(ledger, settings.providerBps());
         ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
         RequestMetricsInterceptor requests = new RequestMetricsInterceptor(metrics);
-        InferenceService inference = new InferenceService(ledger, picker,
+        this.inference = new InferenceService(ledger, picker,
                 new Admission(ledger, picker, metrics, settings.limits()),
-                new Dispatcher(ledger, picker, ticketKeys, nodeLink, jobs, metrics, settings.limits()));
+                new Dispatcher(ledger, picker, ticketKeys, new SessionNodeLink(sessions), jobs, metrics, settings.limits()));
         this.server = builder
                 .addService(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth, requests))
                 .addService(ServerInterceptors.intercept(new StakingService(ledger), auth, requests))
                 .addService(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests))
-                .addService(ServerInterceptors.intercept(new NodeRegistryService(nodes, ticketKeys, booking), requests))
+                .addService(ServerInterceptors.intercept(new NodeSessionService(sessions, nodes, ticketKeys, booking),
+                        NodeSessionService.peerAddress(), requests))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(16 << 20)
@@ -162,6 +167,10 @@ public final class GatewayServer {
         return nodes;
     }
 
+    public NodeSessions sessions() {
+        return sessions;
+    }
+
     public NodePicker picker() {
         return picker;
     }
@@ -178,17 +187,24 @@ public final class GatewayServer {
         return metrics;
     }
 
-    /** Stops taking calls, lets running streams finish for up to {@code graceSeconds}, then cuts the rest. */
+    /**
+     * Stops taking calls, lets running Generate streams finish for up to {@code graceSeconds}, ends the
+     * node sessions, then cuts whatever is left.
+     */
     public void stop(long graceSeconds) throws InterruptedException {
         draining = true;
         health.enterTerminalState();
-        server.shutdown();
-        if (!server.awaitTermination(graceSeconds, TimeUnit.SECONDS)) {
+        server.shutdown(); // no new calls; sessions and streams in flight continue
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds);
+        while (inference.callsInFlight() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        sessions.endAll(); // the nodes' sessions would otherwise hold the server open: their agents reconnect
+        if (!server.awaitTermination(Math.max(1, TimeUnit.NANOSECONDS.toSeconds(deadline - System.nanoTime())), TimeUnit.SECONDS)) {
             server.shutdownNow();
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
         background.shutdownNow();
-        nodeLink.close();
         if (metricsServer != null) {
             metricsServer.close();
         }

@@ -5,10 +5,9 @@ import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
 import io.diem.agent.serve.AgentNode;
 import io.diem.common.ServerOptions;
-import io.diem.common.ThreadFactories;
 import io.diem.common.Tls;
 import io.grpc.ChannelCredentials;
-import io.grpc.ServerCredentials;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -20,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,15 +34,13 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServerOptions server = new ServerOptions(7071, 9471);
 
-    @Option(names = "--advertise", description = "host:port the gateway dials for this node (default: BIND:PORT).")
-    String advertise;
-
     @Option(names = "--state-dir", defaultValue = "/var/lib/diem-agent",
-            description = "Node key, ticket key and usage journal. Default: ${DEFAULT-VALUE}.")
+            description = "Node key and usage journal (0700). Default: ${DEFAULT-VALUE}.")
     Path stateDir;
 
-    @Option(names = "--gateway", defaultValue = "", description = "Gateway HOST:PORT to register with and report usage to.")
-    String gateway;
+    @Option(names = "--gateway", split = ",", description = "Gateway HOST:PORT this node opens its session with (TLS); "
+            + "repeatable, one session each (receipts ship to the first).")
+    List<String> gateways = new ArrayList<>();
 
     @Option(names = "--gateway-ca", paramLabel = "PEM", description = "CA that signed the gateway's certificate "
             + "(default: the system trust store).")
@@ -52,6 +48,10 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--gateway-insecure", description = "Dial the gateway in plaintext (loopback addresses only; for tests).")
     boolean gatewayInsecure;
+
+    @Option(names = "--local-api", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Serve the NodeAgent API for local tools on --bind:--port (loopback only). Default: ${DEFAULT-VALUE}.")
+    boolean localApi;
 
     @Option(names = "--model", split = ",", description = "Model directory to serve, as DIR or NAME=DIR (repeatable; the name defaults to the directory's).")
     List<String> models = new ArrayList<>();
@@ -82,14 +82,17 @@ final class ServeCommand implements Callable<Integer> {
         }
         java.util.List<InferenceEngine> e = engineOptions.openAll(LOG::info);
         String version = Version.current();
-        ServerCredentials credentials = server.credentials(
-                Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload")), LOG::warning);
-        ChannelCredentials toGateway = gateway.isEmpty() ? null : Tls.channelCredentials(gateway, gatewayCa, gatewayInsecure);
-        AgentNode node = new AgentNode(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
-                credentials), new AgentNode.Settings(stateDir, gateway, toGateway,
-                advertise != null ? advertise : server.bind + ":" + server.port, loaded, e, queue, server.metricsBind, server.metricsPort,
-                version),
-                Clock.systemUTC()).start();
+        if (localApi && !Tls.isLoopback(server.bind)) {
+            throw new IllegalArgumentException("the agent's local API listens on loopback only, not " + server.bind
+                    + ": gateways reach this node over the session it opens, so no port needs to face the network");
+        }
+        ChannelCredentials toGateway = null;
+        for (String gateway : gateways) {
+            toGateway = Tls.channelCredentials(gateway, gatewayCa, gatewayInsecure); // refuses plaintext off loopback
+        }
+        AgentNode node = new AgentNode(localApi ? NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
+                InsecureServerCredentials.create()) : null, new AgentNode.Settings(stateDir, gateways, toGateway, loaded, e, queue,
+                server.metricsBind, server.metricsPort, version), Clock.systemUTC()).start();
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // Logging is already shut down inside shutdown hooks: report on stderr (journald keeps it).

@@ -20,11 +20,13 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -32,15 +34,20 @@ import java.util.logging.Logger;
 
 /**
  * A running node agent: identity, journal, scheduler, the NodeAgent gRPC server, the metrics
- * endpoint and the link to the gateway, started and stopped in order. {@link #drain} is what SIGTERM
+ * endpoint and the sessions with the gateways, started and stopped in order. {@link #drain} is what SIGTERM
  * does: stop taking jobs, finish running ones within a bound, flush the journal, stop.
  */
 public final class AgentNode {
 
     private static final Logger LOG = Logger.getLogger(AgentNode.class.getName());
 
-    /** What a node needs to start; {@code gatewayCredentials} say how the gateway is verified (TLS) when dialing it. */
-    public record Settings(Path stateDir, String gateway, ChannelCredentials gatewayCredentials, String advertise,
+    /**
+     * What a node needs to start.
+     *
+     * @param gateways the gateways to keep a session with (HOST:PORT each; empty for none)
+     * @param gatewayCredentials how every gateway is verified (TLS) when the node dials it
+     */
+    public record Settings(Path stateDir, List<String> gateways, ChannelCredentials gatewayCredentials,
             Map<String, Model> models, List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort,
             String version) {}
 
@@ -52,11 +59,14 @@ public final class AgentNode {
     private final ExecutorService finisher = Executors.newFixedThreadPool(4, ThreadFactories.daemon("job-finisher"));
     private final TicketVerifier tickets;
     private final HealthStatusManager health = new HealthStatusManager();
+    /** The local API (loopback), or null when the node runs without one. */
     private final Server server;
-    private final GatewayLink link;
+    private final List<GatewaySession> sessions = new java.util.ArrayList<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
     private MetricsHttpServer metricsServer;
     private volatile boolean draining;
 
+    /** @param serverBuilder where the local API listens (loopback), or null for none */
     public AgentNode(ServerBuilder<?> serverBuilder, Settings settings, Clock clock) throws IOException {
         this.settings = settings;
         OwnerOnly.directory(settings.stateDir());
@@ -64,17 +74,20 @@ public final class AgentNode {
         this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
         this.devices = new Devices(settings.engines(), settings.queueCapacity());
-        NodeAgentService service = new NodeAgentService(key.nodeId(), new JobAdmission(tickets, settings.models(), clock),
-                settings.models(), devices, new ReceiptWriter(key.nodeId(), journal, clock), metrics, finisher, settings.version());
-        this.server = serverBuilder
-                .addService(service)
+        Files.deleteIfExists(settings.stateDir().resolve("ticket.key")); // older versions kept the ticket key on disk
+        JobRunner runner = new JobRunner(new JobAdmission(tickets, settings.models(), clock), devices,
+                new ReceiptWriter(key.nodeId(), journal, clock), metrics, finisher);
+        this.server = serverBuilder == null ? null : serverBuilder
+                .addService(new NodeAgentService(key.nodeId(), runner, settings.models(), devices, settings.version()))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(8 << 20)
                 .build();
-        this.link = settings.gateway() == null || settings.gateway().isEmpty() ? null
-                : new GatewayLink(settings.gateway(), settings.gatewayCredentials(), key, journal, tickets, settings.stateDir(), this::registration,
-                        this::heartbeat, metrics, clock);
+        for (String gateway : settings.gateways()) {
+            // Receipts ship on the first gateway's session: booking is shared through the ledger, one sender keeps it in order.
+            sessions.add(new GatewaySession(gateway, settings.gatewayCredentials(), key, journal, tickets, runner,
+                    this::registration, this::heartbeat, metrics, clock, sessions.isEmpty()));
+        }
         devices.schedulers().forEach(this::registerDeviceGauges);
         registerGauges();
     }
@@ -134,7 +147,6 @@ public final class AgentNode {
 
     private RegisterPayload.Builder registration() {
         RegisterPayload.Builder b = RegisterPayload.newBuilder()
-                .setEndpoint(settings.advertise())
                 .setEngine(devices.engineName())
                 .setAgentVersion(settings.version())
                 .addAllGpus(devices.gpus());
@@ -151,16 +163,18 @@ public final class AgentNode {
     }
 
     public AgentNode start() throws IOException, InterruptedException {
-        server.start();
+        if (server != null) {
+            server.start();
+        }
         health.setStatus("", ServingStatus.SERVING);
         metricsServer = new MetricsHttpServer(settings.metricsHost(), settings.metricsPort(), metrics.registry(),
                 () -> !draining);
-        if (link != null) {
-            link.start();
-        }
+        sessions.forEach(GatewaySession::start);
         LOG.info("node " + key.nodeId() + " serving " + String.join(", ", settings.models().keySet()) + " on "
-                + devices.engineName() + " (" + devices.schedulers().size() + " devices); NodeAgent on port " + server.getPort() + ", metrics on port "
-                + metricsServer.port() + (link == null ? "; no gateway configured" : "; gateway " + settings.gateway()));
+                + devices.engineName() + " (" + devices.schedulers().size() + " devices); "
+                + (server == null ? "no local API" : "local API on port " + server.getPort()) + ", metrics on port "
+                + metricsServer.port() + (sessions.isEmpty() ? "; no gateway configured"
+                        : "; sessions with " + String.join(", ", settings.gateways())));
         return this;
     }
 
@@ -168,8 +182,9 @@ public final class AgentNode {
         return key.nodeId();
     }
 
+    /** The local API's port; -1 without one. */
     public int port() {
-        return server.getPort();
+        return server == null ? -1 : server.getPort();
     }
 
     public int metricsPort() {
@@ -188,8 +203,9 @@ public final class AgentNode {
         return metrics;
     }
 
-    public GatewayLink link() {
-        return link;
+    /** The sessions with the gateways, in the order configured (the first ships receipts). */
+    public List<GatewaySession> sessions() {
+        return sessions;
     }
 
     /**
@@ -198,17 +214,27 @@ public final class AgentNode {
      * JDK's logging shuts down in a hook of its own).
      */
     public String drain(Duration bound) throws InterruptedException, IOException {
+        try {
+            return drainInOrder(bound);
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    private String drainInOrder(Duration bound) throws InterruptedException, IOException {
         draining = true;
         health.setStatus("", ServingStatus.NOT_SERVING);
-        server.shutdown(); // refuses new calls; streams in flight continue
-        boolean clean = devices.drain(bound);
+        if (server != null) {
+            server.shutdown(); // refuses new calls; streams in flight continue
+        }
+        boolean clean = devices.drain(bound); // new jobs from sessions are refused UNAVAILABLE meanwhile
         finisher.shutdown();
         finisher.awaitTermination(30, TimeUnit.SECONDS);
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+        if (server != null && !server.awaitTermination(5, TimeUnit.SECONDS)) {
             server.shutdownNow();
         }
-        if (link != null) {
-            link.flushAndClose(5000);
+        for (GatewaySession session : sessions) {
+            session.flushAndClose(5000);
         }
         if (metricsServer != null) {
             metricsServer.close();
@@ -221,6 +247,6 @@ public final class AgentNode {
     }
 
     public void awaitTermination() throws InterruptedException {
-        server.awaitTermination();
+        stopped.await();
     }
 }

@@ -14,6 +14,7 @@ import io.diem.v1.ExecuteRequest;
 import io.diem.v1.ExecuteResponse;
 import io.diem.v1.FinishReason;
 import io.diem.v1.GenerateRequest;
+import io.diem.v1.JobEvent;
 import io.diem.v1.JobTicket;
 import io.diem.v1.NodeAgentGrpc;
 import io.diem.v1.SamplingParams;
@@ -60,10 +61,10 @@ class AgentServiceTest {
         TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
         Model model = new ModelLoader(null).load(dir.resolve("tiny"));
         node = new AgentNode(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()),
-                new AgentNode.Settings(dir.resolve("state"), "127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create(), "127.0.0.1:0",
+                new AgentNode.Settings(dir.resolve("state"), List.of("127.0.0.1:" + gateway.port()), InsecureChannelCredentials.create(),
                         Map.of("tiny", model), List.of(new CpuEngine(1)), 2, "127.0.0.1", 0, "test"),
                 Clock.systemUTC()).start();
-        await().atMost(Duration.ofSeconds(10)).until(() -> node.link().registered());
+        await().atMost(Duration.ofSeconds(10)).until(() -> node.sessions().get(0).registered());
         channel = Grpc.newChannelBuilder("127.0.0.1:" + node.port(), InsecureChannelCredentials.create()).build();
         agent = NodeAgentGrpc.newBlockingStub(channel);
     }
@@ -201,14 +202,59 @@ class AgentServiceTest {
     }
 
     @Test
+    void aNodeWithNoListeningPortServesJobsOverTheSessionItOpened() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny2"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
+        Model model = new ModelLoader(null).load(dir.resolve("tiny2"));
+        AgentNode portless = new AgentNode(null, new AgentNode.Settings(dir.resolve("portless"), List.of("127.0.0.1:" + gateway.port()),
+                InsecureChannelCredentials.create(), Map.of("tiny", model), List.of(new CpuEngine(1)), 2, "127.0.0.1", 0, "test"),
+                Clock.systemUTC()).start();
+        try {
+            assertThat(portless.port()).isEqualTo(-1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> gateway.connected(portless.nodeId()));
+            List<JobEvent> events = gateway.run(portless.nodeId(), request(gateway.ticket(portless.nodeId(), "job-s1", "tiny", 100, 6,
+                    60_000_000), 6), 30);
+            JobEvent last = events.get(events.size() - 1);
+            assertThat(last.hasSummary()).as("%s", last).isTrue();
+            assertThat(last.getSummary().getCompletionTokens()).isEqualTo(6);
+            assertThat(events.stream().filter(JobEvent::hasDelta).mapToInt(e -> e.getDelta().getTokenIdsCount()).sum()).isEqualTo(6);
+            await().atMost(Duration.ofSeconds(10)).until(() -> gateway.receiptsFor("job-s1") == 1);
+
+            // A refused ticket comes back as the job's error, with the status the local API would answer.
+            List<JobEvent> refused = gateway.run(portless.nodeId(), request(gateway.ticket("node-other", "job-s2", "tiny", 100, 6,
+                    60_000_000), 6), 30);
+            assertThat(refused).singleElement().satisfies(e -> {
+                assertThat(e.getError().getCode()).isEqualTo("UNAUTHENTICATED");
+                assertThat(e.getError().getDescription()).contains("ticket refused");
+            });
+            assertThat(gateway.problems).isEmpty();
+        } finally {
+            portless.drain(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void aJobTheGatewayCancelsStopsAndStillLeavesItsReceipt() throws Exception {
+        await().atMost(Duration.ofSeconds(10)).until(() -> gateway.connected(node.nodeId()));
+        var events = gateway.start(node.nodeId(), request(gateway.ticket(node.nodeId(), "job-c1", "tiny", 100, 200, 600_000_000), 200));
+        JobEvent first = events.poll(30, TimeUnit.SECONDS);
+        assertThat(first).isNotNull();
+        assertThat(first.hasDelta()).as("%s", first).isTrue(); // running
+        gateway.cancel(node.nodeId(), "job-c1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> gateway.receiptsFor("job-c1") == 1);
+        UsageReceipt receipt = gateway.accepted.stream().filter(r -> r.getJobId().equals("job-c1")).findFirst().orElseThrow();
+        assertThat(receipt.getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_CANCELLED);
+        assertThat(receipt.getCompletionTokens()).isBetween(1, 199);
+    }
+
+    @Test
     void whileTheGatewayIsAwayJobsRunTheLinkBacksOffAndReceiptsShipWhenItReturns() throws Exception {
-        gateway.available = false;
+        gateway.goAway();
         SignedTicket ticket = gateway.ticket(node.nodeId(), "job-14", "tiny", 100, 8, 60_000_000);
         List<ExecuteResponse> responses = run(request(ticket, 8));
         assertThat(responses.get(responses.size() - 1).getSummary().getCompletionTokens()).isEqualTo(8); // the job ran
 
-        // The receipt waits in the journal, unacknowledged, while the link retries with backoff (1 s, doubling):
-        // in 4 s it tries at most 4 times, where ticking without backoff (every 250 ms) would try 16 times.
+        // The receipt waits in the journal, unacknowledged, while the session is reopened with backoff (1 s,
+        // doubling): in 4 s it tries at most 4 times, where retrying every 250 ms would try 16 times.
         await().atMost(Duration.ofSeconds(10)).until(() -> gateway.refusedWhileAway.get() >= 1);
         int before = gateway.refusedWhileAway.get();
         long start = System.nanoTime();

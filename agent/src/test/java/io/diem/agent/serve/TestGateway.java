@@ -1,5 +1,6 @@
 package io.diem.agent.serve;
 
+import com.google.protobuf.ByteString;
 import io.diem.sign.Ed25519;
 import io.diem.sign.NodeKey;
 import io.diem.sign.ReceiptChain;
@@ -8,9 +9,15 @@ import io.diem.sign.TicketKey;
 import io.diem.sign.TicketMinter;
 import io.diem.sign.TicketVerifier;
 import io.diem.sign.VerificationException;
+import io.diem.v1.Challenge;
+import io.diem.v1.ExecuteRequest;
+import io.diem.v1.GatewayMessage;
 import io.diem.v1.HeartbeatPayload;
 import io.diem.v1.HeartbeatResponse;
+import io.diem.v1.JobCancel;
+import io.diem.v1.JobEvent;
 import io.diem.v1.JobTicket;
+import io.diem.v1.NodeMessage;
 import io.diem.v1.NodeRegistryGrpc;
 import io.diem.v1.NodeState;
 import io.diem.v1.ReceiptBatch;
@@ -28,17 +35,23 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.security.PublicKey;
+import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The gateway's side of the node protocol, as a test plays it: verifies registrations, hands out the
- * node's ticket key, mints tickets, and accepts receipt batches strictly in chain order, recording
- * every receipt it accepts (so tests can check each arrived exactly once).
+ * The gateway's side of a node session, as a test plays it: challenges, verifies the signed
+ * registration (with this session's nonce), hands out the node's ticket key, mints tickets, sends
+ * jobs over the session, and accepts receipt batches strictly in chain order, recording every
+ * receipt it accepts (so tests can check each arrived exactly once).
  */
 final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements AutoCloseable {
 
@@ -47,9 +60,10 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
     final Map<String, ReceiptChain> chains = new ConcurrentHashMap<>();
     final List<UsageReceipt> accepted = java.util.Collections.synchronizedList(new ArrayList<>());
     final List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
-    /** While false, every call is refused UNAVAILABLE (the gateway is away) and counted in {@link #refusedWhileAway}. */
+    /** While false, every new session is refused UNAVAILABLE (the gateway is away) and counted in {@link #refusedWhileAway}. */
     volatile boolean available = true;
-    final java.util.concurrent.atomic.AtomicInteger refusedWhileAway = new java.util.concurrent.atomic.AtomicInteger();
+    final AtomicInteger refusedWhileAway = new AtomicInteger();
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     private final Server server;
 
     TestGateway(int port) throws IOException {
@@ -77,83 +91,206 @@ final class TestGateway extends NodeRegistryGrpc.NodeRegistryImplBase implements
         }
     }
 
+    boolean connected(String nodeId) {
+        return sessions.containsKey(nodeId);
+    }
+
+    /** The gateway goes away: it ends every session and refuses new ones until {@link #available} is true again. */
+    void goAway() {
+        available = false;
+        for (Session s : sessions.values()) {
+            s.end(Status.UNAVAILABLE.withDescription("test gateway went away"));
+        }
+    }
+
+    /** Sends a job over the node's session; its events arrive on the returned queue. */
+    BlockingQueue<JobEvent> start(String nodeId, ExecuteRequest request) {
+        Session s = sessions.get(nodeId);
+        if (s == null) {
+            throw new IllegalStateException("node " + nodeId + " has no session");
+        }
+        BlockingQueue<JobEvent> events = new LinkedBlockingQueue<>();
+        s.jobs.put(JobTicketId.of(request), events);
+        s.send(GatewayMessage.newBuilder().setJob(request).build());
+        return events;
+    }
+
+    /** Sends a job over the node's session and returns its events: deltas, then the summary or the error. */
+    List<JobEvent> run(String nodeId, ExecuteRequest request, long timeoutSeconds) throws InterruptedException {
+        String jobId = JobTicketId.of(request);
+        BlockingQueue<JobEvent> events = start(nodeId, request);
+        Session s = sessions.get(nodeId);
+        List<JobEvent> out = new ArrayList<>();
+        while (true) {
+            JobEvent e = events.poll(timeoutSeconds, TimeUnit.SECONDS);
+            if (e == null) {
+                throw new IllegalStateException("job " + jobId + " sent no event for " + timeoutSeconds + " s");
+            }
+            out.add(e);
+            if (e.hasSummary() || e.hasError()) {
+                if (s != null) {
+                    s.jobs.remove(jobId);
+                }
+                return out;
+            }
+        }
+    }
+
+    /** Tells the node to stop a job it runs for this gateway. */
+    void cancel(String nodeId, String jobId) {
+        Session s = sessions.get(nodeId);
+        s.send(GatewayMessage.newBuilder().setCancel(JobCancel.newBuilder().setJobId(jobId)).build());
+        s.jobs.remove(jobId);
+    }
+
     @Override
-    public void register(SignedEnvelope request, StreamObserver<RegisterResponse> responses) {
+    public StreamObserver<NodeMessage> connect(StreamObserver<GatewayMessage> responses) {
         if (!available) {
             refusedWhileAway.incrementAndGet();
             responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
-            return;
+            return new StreamObserver<>() {
+                @Override public void onNext(NodeMessage value) {}
+                @Override public void onError(Throwable t) {}
+                @Override public void onCompleted() {}
+            };
         }
-        try {
-            RegisterPayload p = RegisterPayload.parseFrom(request.getPayload());
+        Session session = new Session(responses);
+        session.send(GatewayMessage.newBuilder().setChallenge(Challenge.newBuilder().setNonce(ByteString.copyFrom(session.nonce)))
+                .build());
+        return session;
+    }
+
+    /** One node's session. */
+    private final class Session implements StreamObserver<NodeMessage> {
+        final StreamObserver<GatewayMessage> out;
+        final byte[] nonce = new byte[32];
+        final Map<String, BlockingQueue<JobEvent>> jobs = new ConcurrentHashMap<>();
+        volatile String nodeId;
+        boolean ended;
+
+        Session(StreamObserver<GatewayMessage> out) {
+            this.out = out;
+            new SecureRandom().nextBytes(nonce);
+        }
+
+        synchronized void send(GatewayMessage m) {
+            if (!ended) {
+                out.onNext(m);
+            }
+        }
+
+        synchronized void end(Status status) {
+            if (!ended) {
+                ended = true;
+                if (nodeId != null) {
+                    sessions.remove(nodeId, this);
+                }
+                out.onError(status.asRuntimeException());
+            }
+        }
+
+        @Override
+        public void onNext(NodeMessage m) {
+            try {
+                switch (m.getBodyCase()) {
+                    case REGISTER -> register(m.getRegister());
+                    case HEARTBEAT -> {
+                        SignedEnvelopes.open(m.getHeartbeat(), nodeId, nodes.get(nodeId), HeartbeatPayload.parser());
+                        send(GatewayMessage.newBuilder().setHeartbeat(HeartbeatResponse.newBuilder()
+                                .setState(NodeState.NODE_STATE_HEALTHY).setAcknowledgedSequence(chains.get(nodeId).lastSequence()))
+                                .build());
+                    }
+                    case USAGE -> send(GatewayMessage.newBuilder().setUsage(book(m.getUsage())).build());
+                    case JOB_EVENT -> {
+                        BlockingQueue<JobEvent> q = jobs.get(m.getJobEvent().getJobId());
+                        if (q != null) {
+                            q.add(m.getJobEvent());
+                        }
+                    }
+                    default -> problems.add("empty session message");
+                }
+            } catch (VerificationException | RuntimeException e) {
+                problems.add(m.getBodyCase() + ": " + e.getMessage());
+                end(Status.UNAUTHENTICATED.withDescription(e.getMessage()));
+            }
+        }
+
+        private void register(SignedEnvelope envelope) throws VerificationException {
+            RegisterPayload p;
+            try {
+                p = RegisterPayload.parseFrom(envelope.getPayload());
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new VerificationException(VerificationException.Reason.MALFORMED, e.getMessage());
+            }
             PublicKey key = Ed25519.publicKey(p.getPublicKey().toByteArray());
             if (!NodeKey.nodeIdOf(p.getPublicKey().toByteArray()).equals(p.getNodeId())) {
                 throw new VerificationException(VerificationException.Reason.WRONG_KEY, "node id does not match key");
             }
-            SignedEnvelopes.open(request, p.getNodeId(), key, RegisterPayload.parser());
-            nodes.put(p.getNodeId(), key);
-            ReceiptChain chain = chains.computeIfAbsent(p.getNodeId(), id -> ReceiptChain.empty());
-            responses.onNext(RegisterResponse.newBuilder().setState(NodeState.NODE_STATE_HEALTHY)
-                    .setTicketKey(com.google.protobuf.ByteString.copyFrom(keyFor(p.getNodeId()).secretBytes()))
-                    .setTicketKeyId("k1").setHeartbeatIntervalSeconds(1).setAcknowledgedSequence(chain.lastSequence())
-                    .setAcknowledgedBatchHash(com.google.protobuf.ByteString.copyFrom(chain.lastHash())).build());
-            responses.onCompleted();
-        } catch (Exception e) {
-            responses.onError(Status.UNAUTHENTICATED.withDescription(e.getMessage()).asRuntimeException());
+            SignedEnvelopes.open(envelope, p.getNodeId(), key, RegisterPayload.parser());
+            if (!Arrays.equals(p.getChallenge().toByteArray(), nonce)) {
+                throw new VerificationException(VerificationException.Reason.BAD_SIGNATURE, "registration does not carry this session's challenge");
+            }
+            nodeId = p.getNodeId();
+            nodes.put(nodeId, key);
+            ReceiptChain chain = chains.computeIfAbsent(nodeId, id -> ReceiptChain.empty());
+            sessions.put(nodeId, this);
+            send(GatewayMessage.newBuilder().setRegistered(RegisterResponse.newBuilder().setState(NodeState.NODE_STATE_HEALTHY)
+                    .setTicketKey(ByteString.copyFrom(keyFor(nodeId).secretBytes())).setTicketKeyId("k1")
+                    .setHeartbeatIntervalSeconds(1).setAcknowledgedSequence(chain.lastSequence())
+                    .setAcknowledgedBatchHash(ByteString.copyFrom(chain.lastHash()))).build());
         }
-    }
 
-    @Override
-    public void heartbeat(SignedEnvelope request, StreamObserver<HeartbeatResponse> responses) {
-        if (!available) {
-            refusedWhileAway.incrementAndGet();
-            responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
-            return;
-        }
-        PublicKey key = nodes.get(request.getKeyId());
-        if (key == null) {
-            responses.onError(Status.NOT_FOUND.withDescription("unknown node").asRuntimeException());
-            return;
-        }
-        try {
-            SignedEnvelopes.open(request, request.getKeyId(), key, HeartbeatPayload.parser());
-        } catch (VerificationException e) {
-            responses.onError(Status.UNAUTHENTICATED.withDescription(e.getMessage()).asRuntimeException());
-            return;
-        }
-        responses.onNext(HeartbeatResponse.newBuilder().setState(NodeState.NODE_STATE_HEALTHY)
-                .setAcknowledgedSequence(chains.get(request.getKeyId()).lastSequence()).build());
-        responses.onCompleted();
-    }
-
-    @Override
-    public synchronized void reportUsage(ReportUsageRequest request, StreamObserver<ReportUsageResponse> responses) {
-        if (!available) {
-            refusedWhileAway.incrementAndGet();
-            responses.onError(Status.UNAVAILABLE.withDescription("test gateway is down").asRuntimeException());
-            return;
-        }
-        String nodeId = request.getBatchesCount() == 0 ? "" : request.getBatches(0).getKeyId();
-        PublicKey key = nodes.get(nodeId);
-        if (key == null) {
-            responses.onError(Status.NOT_FOUND.withDescription("unknown node").asRuntimeException());
-            return;
-        }
-        ReceiptChain chain = chains.get(nodeId);
-        for (SignedEnvelope e : request.getBatchesList()) {
-            try {
-                ReceiptBatch batch = chain.accept(e, nodeId, key);
-                accepted.addAll(batch.getReceiptsList());
-            } catch (VerificationException ex) {
-                if (ex.reason() != VerificationException.Reason.SEQUENCE_REPLAYED) {
-                    problems.add(ex.reason() + ": " + ex.getMessage());
-                    break;
+        private ReportUsageResponse book(ReportUsageRequest request) {
+            synchronized (TestGateway.this) {
+                ReceiptChain chain = chains.get(nodeId);
+                for (SignedEnvelope e : request.getBatchesList()) {
+                    try {
+                        ReceiptBatch batch = chain.accept(e, nodeId, nodes.get(nodeId));
+                        accepted.addAll(batch.getReceiptsList());
+                    } catch (VerificationException ex) {
+                        if (ex.reason() != VerificationException.Reason.SEQUENCE_REPLAYED) {
+                            problems.add(ex.reason() + ": " + ex.getMessage());
+                            break;
+                        }
+                        // a resend of a batch already booked: acknowledged again, booked once
+                    }
                 }
-                // a resend of a batch already booked: acknowledged again, booked once
+                return ReportUsageResponse.newBuilder().setAcknowledgedSequence(chain.lastSequence()).build();
             }
         }
-        responses.onNext(ReportUsageResponse.newBuilder().setAcknowledgedSequence(chain.lastSequence()).build());
-        responses.onCompleted();
+
+        @Override
+        public void onError(Throwable t) {
+            closed();
+        }
+
+        @Override
+        public void onCompleted() {
+            closed();
+            synchronized (this) {
+                if (!ended) {
+                    ended = true;
+                    out.onCompleted();
+                }
+            }
+        }
+
+        private void closed() {
+            if (nodeId != null) {
+                sessions.remove(nodeId, this);
+            }
+        }
+    }
+
+    /** The job id inside a request's ticket. */
+    private static final class JobTicketId {
+        static String of(ExecuteRequest r) {
+            try {
+                return JobTicket.parseFrom(r.getTicket().getTicket()).getJobId();
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new IllegalArgumentException(e);
+            }
+        }
     }
 
     @Override

@@ -39,6 +39,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
     private final NodePicker picker;
     private final Admission admission;
     private final Dispatcher dispatcher;
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
     public InferenceService(Ledger ledger, NodePicker picker, Admission admission, Dispatcher dispatcher) {
         this.ledger = ledger;
@@ -59,6 +60,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
             call.onError(GrpcErrors.status(e));
             return;
         }
+        inFlight.incrementAndGet();
         try {
             Admission.Admitted admitted = admission.admit(request, key, start);
             Dispatcher.Completed done = dispatcher.run(request, admitted, new Dispatcher.Caller() {
@@ -77,8 +79,14 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
         } catch (GatewayException | StatusRuntimeException e) {
             call.onError(GrpcErrors.toStatus(e));
         } finally {
+            inFlight.decrementAndGet();
             admission.leave(key);
         }
+    }
+
+    /** Generate calls running now (a draining gateway waits for them before it ends the node sessions). */
+    public int callsInFlight() {
+        return inFlight.get();
     }
 
     private static GenerateFinal finalMessage(Dispatcher.Completed done) {

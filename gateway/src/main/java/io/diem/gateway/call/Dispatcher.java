@@ -83,7 +83,7 @@ public final class Dispatcher {
             long dispatchedAt = System.nanoTime();
             picker.inflight(node.nodeId()).incrementAndGet();
             try {
-                Iterator<ExecuteResponse> stream = link.execute(node, execute);
+                Iterator<ExecuteResponse> stream = link.execute(node, jobId, execute);
                 while (stream.hasNext()) {
                     ExecuteResponse r = stream.next();
                     if (r.hasDelta()) {

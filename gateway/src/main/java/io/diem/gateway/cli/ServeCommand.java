@@ -2,20 +2,21 @@ package io.diem.gateway.cli;
 
 import io.diem.common.OwnerOnly;
 import io.diem.common.ServerOptions;
+import io.diem.common.ThreadFactories;
+import io.diem.common.TlsServerOptions;
 import io.diem.gateway.GatewayServer;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.store.Db;
-import io.diem.common.ThreadFactories;
 import io.grpc.ServerCredentials;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -30,6 +31,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Mixin
     ServerOptions server = new ServerOptions(7070, 9470);
+
+    @Mixin
+    TlsServerOptions tls;
 
     @Option(names = "--provider-share-bps", defaultValue = "7000",
             description = "Providers' share of fees in basis points. Default: ${DEFAULT-VALUE}.")
@@ -65,7 +69,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         // Refuse an unsafe bind before touching any state.
         ScheduledExecutorService tlsReloader = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload"));
-        ServerCredentials credentials = server.credentials(tlsReloader, LOG::warning);
+        ServerCredentials credentials = tls.credentials(server.bind, tlsReloader, LOG::warning);
         OwnerOnly.directory(dataDir); // the embedded ledger and admin.key live here: 0700
         String url = db != null && !db.isEmpty() ? db : Db.h2Url(dataDir);
         Db database = Db.open(url, dbPool);
@@ -76,7 +80,7 @@ final class ServeCommand implements Callable<Integer> {
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
         GatewayServer.Settings settings = new GatewayServer.Settings(server.metricsBind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
-                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L));
+                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir);
         GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 credentials), ledger, settings).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -63,8 +63,12 @@ public final class NodeDirectory {
 
     // ------------------------------------------------------------------ registration and heartbeats
 
-    /** Verifies a signed registration and records the node (new nodes wait for approval). */
-    public Node register(SignedEnvelope envelope) {
+    /**
+     * Verifies a registration that answers {@code session}'s challenge — signed by the key its node id
+     * derives from, fresh, carrying this session's nonce — and records the node (new nodes wait for
+     * approval). Nothing is written unless all of that holds.
+     */
+    Node register(SignedEnvelope envelope, NodeSession session, long nowMicros) {
         RegisterPayload p;
         try {
             p = RegisterPayload.parseFrom(envelope.getPayload());
@@ -76,25 +80,28 @@ public final class NodeDirectory {
         } catch (com.google.protobuf.InvalidProtocolBufferException | VerificationException e) {
             throw new GatewayException(Kind.UNAUTHENTICATED, "registration refused: " + e.getMessage());
         }
-        checkFresh(p.getSignedAtUnixMicros());
-        if (p.getEndpoint().isBlank() || p.getEndpoint().length() > 256) {
-            throw new GatewayException(Kind.INVALID_ARGUMENT, "endpoint must be host:port, got '" + p.getEndpoint() + "'");
+        if (!session.challengeMatches(p.getChallenge().toByteArray(), nowMicros)) {
+            throw new GatewayException(Kind.UNAUTHENTICATED, "registration refused: it does not answer this session's challenge "
+                    + "(a recorded registration cannot open a new session; challenges expire after "
+                    + NodeSession.CHALLENGE_TTL_MICROS / 1_000_000 + " s)");
         }
+        checkFresh(p.getSignedAtUnixMicros());
         List<ServedModel> models = p.getModelsList().stream().map(m -> new ServedModel(m.getName(), (int) m.getContextLength())).toList();
         String modelsJson = GSON.toJson(models);
         if (modelsJson.length() > 8000) {
             throw new GatewayException(Kind.INVALID_ARGUMENT, "too many models in one registration");
         }
+        String endpoint = session.peer().length() > 256 ? session.peer().substring(0, 256) : session.peer();
         String publicKeyHex = Hashes.hex(p.getPublicKey().toByteArray());
         tx.runRetryingDuplicateKey(sql -> {
             long now = now();
             int updated = sql.update("UPDATE nodes SET endpoint = ?, models_json = ?, engine = ?, agent_version = ?, last_heartbeat_at = ? "
-                    + "WHERE node_id = ? AND public_key_hex = ?", p.getEndpoint(), modelsJson, p.getEngine(), p.getAgentVersion(), now,
+                    + "WHERE node_id = ? AND public_key_hex = ?", endpoint, modelsJson, p.getEngine(), p.getAgentVersion(), now,
                     p.getNodeId(), publicKeyHex);
             if (updated == 0) {
                 sql.update("INSERT INTO nodes (node_id, public_key_hex, endpoint, state, models_json, engine, agent_version, "
                         + "registered_at, last_heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p.getNodeId(), publicKeyHex,
-                        p.getEndpoint(), Approval.PENDING.column(), modelsJson, p.getEngine(), p.getAgentVersion(), now, now);
+                        endpoint, Approval.PENDING.column(), modelsJson, p.getEngine(), p.getAgentVersion(), now, now);
             }
             return null;
         });

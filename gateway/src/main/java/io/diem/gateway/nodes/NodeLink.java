@@ -6,13 +6,15 @@ import java.util.Iterator;
 
 /**
  * How the gateway reaches a node to run one job: the node's stream of token deltas and its summary.
- * The transport (gRPC) lives in {@code api/}; a failure of the node or the link surfaces as
- * {@link NodeFailure} while the stream is opened or read. Implementations propagate the caller's
- * cancellation and deadline to the node.
+ * Jobs travel over the node's session ({@link NodeSessions}); the part that knows the caller's gRPC
+ * context lives in {@code api/}. A failure of the node or the link surfaces as {@link NodeFailure}
+ * while the stream is opened or read. Implementations propagate the caller's cancellation and
+ * deadline to the node.
  */
 public interface NodeLink {
 
-    Iterator<ExecuteResponse> execute(Node node, ExecuteRequest request);
+    /** Starts {@code jobId} on {@code node}; the node's events, deltas then the summary, come from the iterator. */
+    Iterator<ExecuteResponse> execute(Node node, String jobId, ExecuteRequest request);
 
     /** Why a node's stream ended without its summary. */
     final class NodeFailure extends RuntimeException {
@@ -45,6 +47,17 @@ public interface NodeLink {
 
         public String code() {
             return code;
+        }
+
+        /** The failure a node reported with a gRPC status code name. */
+        public static NodeFailure ofCode(String code, String description) {
+            Cause cause = switch (code) {
+                case "CANCELLED" -> Cause.CANCELLED;
+                case "DEADLINE_EXCEEDED" -> Cause.DEADLINE_EXCEEDED;
+                case "INVALID_ARGUMENT" -> Cause.INVALID_REQUEST;
+                default -> Cause.NODE_FAILED;
+            };
+            return new NodeFailure(cause, code, description);
         }
     }
 }

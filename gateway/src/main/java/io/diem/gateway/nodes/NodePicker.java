@@ -11,7 +11,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Chooses the node for a job: the least loaded healthy, approved, unflagged node serving the model,
+ * Chooses the node for a job: the least loaded healthy, approved, unflagged node serving the model
+ * that has an open session with this gateway,
  * where load is what the node last reported plus the jobs this gateway has in flight on it (so a
  * burst between heartbeats spreads out). Ties go to the smallest node id.
  */
@@ -21,15 +22,18 @@ public final class NodePicker {
     public record AvailableModel(String name, int contextLength, int nodes) {}
 
     private final NodeDirectory directory;
+    private final NodeSessions sessions;
     private final Map<String, AtomicInteger> inflight = new ConcurrentHashMap<>();
 
-    public NodePicker(NodeDirectory directory) {
+    public NodePicker(NodeDirectory directory, NodeSessions sessions) {
         this.directory = directory;
+        this.sessions = sessions;
     }
 
-    /** Healthy, approved, unflagged nodes. */
+    /** Healthy, approved, unflagged nodes with a session open here. */
     public List<Node> eligible() {
-        return directory.nodes().stream().filter(n -> directory.state(n) == NodeState.NODE_STATE_HEALTHY).toList();
+        return directory.nodes().stream()
+                .filter(n -> directory.state(n) == NodeState.NODE_STATE_HEALTHY && sessions.connected(n.nodeId())).toList();
     }
 
     /** The least loaded eligible node serving {@code model}, other than those in {@code exclude}. */

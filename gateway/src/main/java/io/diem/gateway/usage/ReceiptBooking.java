@@ -65,7 +65,7 @@ public final class ReceiptBooking {
                     continue; // already booked: acknowledged again below
                 }
                 metrics.receiptBatchRejected(e.reason().name());
-                if (e.reason() != VerificationException.Reason.SEQUENCE_GAP) {
+                if (signedEvidence(e.reason())) {
                     nodes.flag(nodeId, "receipt batch refused: " + e.getMessage());
                 }
                 LOG.warning("node " + nodeId + ": " + e.getMessage());
@@ -78,6 +78,15 @@ public final class ReceiptBooking {
             chains.acknowledge(position);
         }
         return response.setAcknowledgedSequence(position.chain().lastSequence()).build();
+    }
+
+    /**
+     * Whether a refused batch is evidence against its node: only when the node's key verifiably signed
+     * what is wrong (a payload that does not parse, a chain it broke). A bad signature, a foreign key or
+     * a gap proves nothing about the node, so it is refused without touching the node.
+     */
+    static boolean signedEvidence(VerificationException.Reason reason) {
+        return reason == VerificationException.Reason.MALFORMED || reason == VerificationException.Reason.CHAIN_BROKEN;
     }
 
     /** Books one receipt; returns why it is not paid, if it is not. */

@@ -58,7 +58,7 @@ class EndToEndTest {
     void aFullCallStreamsChargesAndBooksItsReceiptOnce() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.startAgent("a1");
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
             cluster.price(100_000, 400_000, 500);
             String[] app = cluster.stakedAccount(10_000_000); // $10/day
@@ -102,7 +102,7 @@ class EndToEndTest {
     void creditExhaustedMidDayIsRefusedWithDetailsAndNothingIsDispatched() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.startAgent("a1");
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
             cluster.price(0, 5_000_000_000L, 0); // 5,000 µUSD per completion token: 8 tokens cost up to 40,000
             String[] app = cluster.stakedAccount(100_000); // $0.10 = 100,000 µUSD today
@@ -145,7 +145,7 @@ class EndToEndTest {
     void aCancelledCallCancelsTheNodesJobAndIsChargedForWhatRan() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.startAgent("a1");
             cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
             cluster.price(0, 1_000_000, 0);
             String[] app = cluster.stakedAccount(10_000_000);
@@ -167,8 +167,8 @@ class EndToEndTest {
     void aNodeThatFailsBeforeTheFirstTokenIsReplacedByAnother() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            Process a1 = cluster.startAgent("a1", LocalCluster.freePort());
-            Process a2 = cluster.startAgent("a2", LocalCluster.freePort());
+            Process a1 = cluster.startAgent("a1");
+            Process a2 = cluster.startAgent("a2");
             String n1 = cluster.nodeIdOf("a1");
             String n2 = cluster.nodeIdOf("a2");
             cluster.approveWhenRegistered(n1);
@@ -191,7 +191,7 @@ class EndToEndTest {
     void receiptsAreBookedOnceAfterTheAgentIsKilledAndRestarted() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            Process agent = cluster.startAgent("a1", LocalCluster.freePort());
+            Process agent = cluster.startAgent("a1");
             String node = cluster.nodeIdOf("a1");
             cluster.approveWhenRegistered(node);
             cluster.price(0, 1_000_000, 0);
@@ -202,7 +202,7 @@ class EndToEndTest {
                 jobs.add(drain(stub.generate(request(4)), new StringBuilder()).getJobId());
             }
             agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // receipts may still sit in its journal
-            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.startAgent("a1");
             await().atMost(Duration.ofSeconds(30)).until(() -> cluster.ledger.usage(app[0], 100, "").size() >= 5);
             // usage_records is keyed by job id, so a resend cannot add a row; it must not be booked (counted) again either.
             await().atMost(Duration.ofSeconds(10)).until(() -> cluster.gateway.metrics().registry()

@@ -56,7 +56,7 @@ final class LocalCluster implements AutoCloseable {
                 new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), receiptTtl, false,
                         d.epochCloseDelay(), 7000, new CallLimits(l.maxPromptBytes(), l.maxTokens(), 16,
                                 l.maxChatMessages(), l.maxStops(), l.maxStopLength(), 5_000_000L, l.perKeyConcurrency(),
-                                l.ticketTtl(), dispatchAttempts))).start();
+                                l.ticketTtl(), dispatchAttempts), dir.resolve("gateway"))).start();
         this.channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create()).build();
     }
 
@@ -84,12 +84,17 @@ final class LocalCluster implements AutoCloseable {
         return model;
     }
 
-    /** Starts an agent process with its own state dir; returns it (its node id via nodeIdOf). */
-    Process startAgent(String name, int port) throws Exception {
+    /**
+     * Starts an agent process with its own state dir and no listening port at all: it opens its session
+     * with this cluster's gateway (and with {@code moreGateways}); returns it (its node id via nodeIdOf).
+     */
+    Process startAgent(String name, String... moreGateways) throws Exception {
         Path model = tinyModel();
+        String gateways = String.join(",", java.util.stream.Stream.concat(java.util.stream.Stream.of("127.0.0.1:" + gateway.port()),
+                java.util.Arrays.stream(moreGateways)).toList());
         Process p = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
-                "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", "127.0.0.1:" + gateway.port(), "--gateway-insecure",
-                "--port", String.valueOf(port), "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
+                "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", gateways, "--gateway-insecure",
+                "--no-local-api", "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
                 .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile()).start();
         agents.add(p);
         return p;

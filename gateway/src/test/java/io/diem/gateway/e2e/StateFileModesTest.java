@@ -50,7 +50,7 @@ class StateFileModesTest {
     void theAgentsStateDirectoryIsOwnerOnlyAfterItServedAJob() throws Exception {
         try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
                 Duration.ofMinutes(5), 3)) {
-            cluster.startAgent("a1", LocalCluster.freePort());
+            cluster.startAgent("a1");
             String node = cluster.nodeIdOf("a1");
             cluster.approveWhenRegistered(node);
             cluster.price(0, 1_000_000, 0);

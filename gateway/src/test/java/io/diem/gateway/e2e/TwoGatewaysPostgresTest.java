@@ -56,10 +56,10 @@ class TwoGatewaysPostgresTest {
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
             GatewayServer second = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger2,
                     new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), d.receiptTtl(), false,
-                            d.epochCloseDelay(), 7000, d.limits())).start();
+                            d.epochCloseDelay(), 7000, d.limits(), dir.resolve("second"))).start();
             ManagedChannel channel2 = Grpc.newChannelBuilder("127.0.0.1:" + second.port(), InsecureChannelCredentials.create()).build();
             try {
-                cluster.startAgent("a1", LocalCluster.freePort());
+                cluster.startAgent("a1", "127.0.0.1:" + second.port()); // one session with each gateway
                 cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
                 cluster.price(0, 5_000_000_000L, 0); // 5,000 µUSD per completion token
                 String[] app = cluster.stakedAccount(100_000); // 100,000 µUSD today: room for 2 calls of 8 tokens
