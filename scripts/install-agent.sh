@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the diem-compute node agent as a systemd service (idempotent: run it again to upgrade).
 #
-#   sudo scripts/install-agent.sh [--gateway HOST:PORT] [--model DIR]... [--runtime JAVA_HOME]
+#   sudo scripts/install-agent.sh [--gateway HOST:PORT] [--gateway-ca PEM] [--model DIR]... [--runtime JAVA_HOME]
 #   sudo scripts/install-agent.sh --uninstall [--purge]
 #
 # Installs: /opt/diem-compute/{lib/diem-agent.jar,bin/diem-agent[,runtime/]}, /etc/diem-compute/agent.conf
@@ -11,18 +11,21 @@
 # --uninstall removes the service, program and config but keeps /var/lib/diem-agent (the node key and
 # the usage journal, which may still hold unshipped receipts) unless --purge is given.
 # --root DIR installs into a staging tree instead of / (no user, no systemctl): for packaging and tests.
+# The agent dials the gateway (TLS): the machine needs no inbound port. --gateway-ca is copied to
+# /etc/diem-compute/gateway-ca.pem when the gateway's certificate is not signed by a public CA.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-root="" gateway="" runtime="" uninstall=false purge=false models=()
+root="" gateway="" gateway_ca="" runtime="" uninstall=false purge=false models=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --gateway) gateway=$2; shift 2 ;;
+        --gateway-ca) gateway_ca=$2; shift 2 ;;
         --model) models+=("$2"); shift 2 ;;
         --runtime) runtime=$2; shift 2 ;;
         --uninstall) uninstall=true; shift ;;
         --purge) purge=true; shift ;;
         --root) root=$(readlink -f "$2"); shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,6 +66,12 @@ install -d -m 0755 "$opt/lib" "$opt/bin/lib" "$etc"
 install -m 0644 "$jar" "$opt/lib/diem-agent.jar"
 install -m 0755 "$repo/scripts/diem-agent" "$opt/bin/diem-agent"
 install -m 0644 "$repo/scripts/lib/java-launch.sh" "$opt/bin/lib/java-launch.sh"
+ca_line="# gateway-ca = /etc/diem-compute/gateway-ca.pem"
+if [ -n "$gateway_ca" ]; then
+    [ -r "$gateway_ca" ] || { echo "error: cannot read --gateway-ca $gateway_ca" >&2; exit 2; }
+    install -m 0644 "$gateway_ca" "$etc/gateway-ca.pem"
+    ca_line="gateway-ca = /etc/diem-compute/gateway-ca.pem"
+fi
 
 # A Java runtime >= 17.
 java_ok() {
@@ -89,8 +98,10 @@ if [ ! -f "$etc/agent.conf" ]; then
         echo "# diem-agent configuration. Every key is also a command-line flag (--key) and an environment"
         echo "# variable (DIEM_AGENT_KEY, dashes as underscores); flags win over variables, variables over this file."
         echo
-        echo "# Gateway to register with and report usage to (host:port)."
+        echo "# Gateway(s) this node opens its session with (host:port, comma-separated; TLS). The CA that signed"
+        echo "# the gateway's certificate, unless a public CA in the system trust store did."
         echo "gateway = ${gateway}"
+        echo "${ca_line}"
         echo
         echo "# Models to serve: comma-separated directories (Hugging Face layout), or NAME=DIR to name one."
         echo "model = $(IFS=,; echo "${models[*]:-}")"
@@ -98,13 +109,13 @@ if [ ! -f "$etc/agent.conf" ]; then
         echo "# Engine: cuda, cpu, or auto (CUDA when a driver and GPU exist, else CPU)."
         echo "engine = auto"
         echo
-        echo "# NodeAgent gRPC port and the address to listen on; the gateway dials 'advertise'."
+        echo "# Local API for tools on this machine (NodeAgent: Describe, Cancel), loopback only; local-api = false for none."
         echo "port = 7071"
-        echo "bind = 0.0.0.0"
-        echo "# advertise = this-host.example:7071"
+        echo "bind = 127.0.0.1"
         echo
-        echo "# Prometheus metrics (/metrics, /healthz, /readyz)."
+        echo "# Prometheus metrics (/metrics, /healthz, /readyz): plain HTTP on loopback unless metrics-bind says otherwise."
         echo "metrics-port = 9471"
+        echo "metrics-bind = 127.0.0.1"
         echo
         echo "# Jobs that may wait per device before callers get RESOURCE_EXHAUSTED."
         echo "queue = 32"

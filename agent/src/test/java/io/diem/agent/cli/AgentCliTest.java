@@ -84,4 +84,20 @@ class AgentCliTest {
         Run cuda = run("run", "--model", model.toString(), "--prompt", "hi", "--engine", "cuda");
         assertThat(cuda.err()).contains("engine 'cuda' is not available");
     }
+
+    @Test
+    void serveRefusesAnyPortThatWouldFaceTheNetworkAndPlaintextToARemoteGateway() throws Exception {
+        Path model = dir.resolve("tiny");
+        run("models", "make-test", "--out", model.toString());
+        Run exposed = run("serve", "--model", model.toString(), "--state-dir", dir.resolve("s1").toString(), "--bind", "0.0.0.0",
+                "--engine", "cpu", "--metrics-port", "0");
+        assertThat(exposed.exitCode()).isNotZero();
+        assertThat(exposed.err()).contains("the agent's local API listens on loopback only, not 0.0.0.0");
+        Run plaintext = run("serve", "--model", model.toString(), "--state-dir", dir.resolve("s2").toString(), "--gateway",
+                "192.0.2.7:7070", "--gateway-insecure", "--engine", "cpu", "--metrics-port", "0");
+        assertThat(plaintext.exitCode()).isNotZero();
+        assertThat(plaintext.err()).contains("--insecure (plaintext) is allowed only to a loopback address, not 192.0.2.7:7070");
+        assertThat(dir.resolve("s1")).doesNotExist();
+        assertThat(dir.resolve("s2")).doesNotExist();
+    }
 }
