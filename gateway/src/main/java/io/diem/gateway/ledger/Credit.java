@@ -49,7 +49,8 @@ public final class Credit {
     /**
      * Holds {@code amount} µUSD of today's credit for a job, atomically: refused with
      * RESOURCE_EXHAUSTED (and nothing held) when the account's or the key's remaining credit is
-     * smaller. Retrying with the same id returns the existing reservation.
+     * smaller. Retrying with the same id and the same account, key and amount returns the existing
+     * reservation; the same id with anything different is ALREADY_EXISTS, naming what differs.
      */
     public Reservation reserve(String reservationId, String accountId, String keyId, long amount) {
         if (amount < 0) {
@@ -62,7 +63,7 @@ public final class Credit {
             AccountRow row = AccountRow.lockAndMature(sql, accountId, now());
             Optional<Reservation> existing = find(sql, reservationId);
             if (existing.isPresent()) {
-                return existing.get();
+                return sameContent(existing.get(), accountId, keyId, amount);
             }
             long now = now();
             String day = UnixMicros.day(now);
@@ -100,8 +101,8 @@ public final class Credit {
      * Turns a pending reservation into the job's charge ({@code min(cost, reserved)}) and writes its
      * usage record; {@code nodePaid} false keeps the charge out of the node's payout (an implausible
      * or missing receipt). Idempotent: posting the same reservation again returns the first result.
-     * The charge settles in the epoch of its day, or of the booking day when its day is already
-     * closed, so a closed epoch never changes.
+     * The charge settles in the epoch of its day, or of the first later day still open when its day is
+     * already closed, so a closed epoch never changes.
      */
     public Charge post(String reservationId, UsageRecord usage, boolean nodePaid) {
         return tx.run(sql -> {
@@ -123,7 +124,8 @@ public final class Credit {
                 DailyCredit.add(sql, Counter.KEY, r.keyId(), locked.day(), charge, -locked.amount());
             }
             settle(sql, reservationId, State.POSTED, charge, now);
-            String epoch = Epochs.isClosed(sql, locked.day()) ? UnixMicros.day(now) : locked.day();
+            // The charge's own day, or the next day still open when that one closed already (Epochs).
+            String epoch = Epochs.openEpochFrom(sql, locked.day());
             UsageLog.insert(sql, usage, r.accountId(), r.keyId(), charge, locked.day(), now, epoch, nodePaid);
             Operations.record(sql, "charge:" + reservationId, r.accountId(), "charge", charge, usage.jobId(), now);
             return new Charge(reservationId, locked.amount(), charge, false, DailyCredit.balance(sql, row, config, now));
@@ -160,6 +162,24 @@ public final class Credit {
 
     public Optional<Reservation> reservation(String reservationId) {
         return tx.run(sql -> find(sql, reservationId));
+    }
+
+    /** A retry of {@code existing}, or ALREADY_EXISTS when it holds different content (TigerBeetle's exists_with_different_*). */
+    private static Reservation sameContent(Reservation existing, String accountId, String keyId, long amount) {
+        String id = existing.reservationId();
+        if (!existing.accountId().equals(accountId)) {
+            throw new GatewayException(Kind.ALREADY_EXISTS, "reservation " + id + " exists with a different account ("
+                    + existing.accountId() + ", not " + accountId + ")");
+        }
+        if (!java.util.Objects.equals(existing.keyId(), keyId)) {
+            throw new GatewayException(Kind.ALREADY_EXISTS, "reservation " + id + " exists with a different key ("
+                    + existing.keyId() + ", not " + keyId + ")");
+        }
+        if (existing.amount() != amount) {
+            throw new GatewayException(Kind.ALREADY_EXISTS, "reservation " + id + " exists with a different amount ("
+                    + existing.amount() + " µUSD, not " + amount + ")");
+        }
+        return existing;
     }
 
     /** The reservation row locked for a state change. */

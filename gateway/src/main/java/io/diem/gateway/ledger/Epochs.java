@@ -12,8 +12,10 @@ import java.util.Optional;
 
 /**
  * Closed epochs and their payouts ({@code epochs}, {@code payouts}). A closed epoch never changes:
- * charges booked later for its day settle in the epoch of their booking day ({@link Credit#post}).
- * Settlement computes a report and stores it here in the same transaction that checked it was open.
+ * booking and closing both lock the day's {@code epoch_days} row first ({@link #lock}), so a charge is
+ * tagged with a day either before that day closes (and the close counts it) or after (and it goes to
+ * the next day that is still open, {@link #openEpochFrom}). Settlement computes a report and stores it
+ * here in the same transaction that locked the day and found it open.
  */
 public final class Epochs {
 
@@ -21,6 +23,24 @@ public final class Epochs {
 
     static boolean isClosed(Sql sql, String epoch) throws SQLException {
         return sql.one("SELECT 1 FROM epochs WHERE epoch = ?", rs -> true, epoch).isPresent();
+    }
+
+    /** Locks the day's row (creating it), serialising booking into that day with closing it. */
+    public static void lock(Sql sql, String epoch) throws SQLException {
+        sql.update("INSERT INTO epoch_days (epoch) VALUES (?) ON CONFLICT DO NOTHING", epoch);
+        sql.one("SELECT epoch FROM epoch_days WHERE epoch = ? FOR UPDATE", rs -> true, epoch);
+    }
+
+    /** The first day from {@code day} on whose epoch is still open, locked so it stays open until this transaction ends. */
+    static String openEpochFrom(Sql sql, String day) throws SQLException {
+        String epoch = day;
+        while (true) {
+            lock(sql, epoch);
+            if (!isClosed(sql, epoch)) {
+                return epoch;
+            }
+            epoch = java.time.LocalDate.parse(epoch).plusDays(1).toString();
+        }
     }
 
     public static void insert(Sql sql, EpochReport r) throws SQLException {

@@ -7,7 +7,8 @@ import java.util.List;
 /**
  * Every invariant of the ledger, checked over the whole database: DIEM supply equals what was minted
  * and what is held; no negative balance; reserved credit equals the pending reservations and spent
- * credit the booked charges, per account and day. Used by tests after every operation and available
+ * credit the booked charges, per account and day; a closed epoch's fees equal the charges tagged
+ * with it. Used by tests after every operation and available
  * to operators.
  */
 public final class Invariants {
@@ -45,6 +46,10 @@ public final class Invariants {
                     + "GROUP BY d.account_id, d.utc_day, d.spent", rs -> rs.getLong(3) == rs.getLong(4) ? null
                             : "account " + rs.getString(1) + " on " + rs.getString(2) + ": spent " + rs.getLong(3)
                                     + " != booked charges " + rs.getLong(4)));
+            problems.addAll(sql.list("SELECT e.epoch, e.fees, COALESCE(SUM(u.cost), 0) FROM epochs e LEFT JOIN usage_records u "
+                    + "ON u.epoch = e.epoch GROUP BY e.epoch, e.fees", rs -> rs.getLong(2) == rs.getLong(3) ? null
+                            : "closed epoch " + rs.getString(1) + ": fees " + rs.getLong(2) + " != charges tagged with it "
+                                    + rs.getLong(3)));
             problems.removeIf(p -> p == null);
             return problems;
         });

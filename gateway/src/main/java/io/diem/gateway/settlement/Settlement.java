@@ -79,6 +79,7 @@ public final class Settlement {
         }
         // Insert if absent: a gateway that loses the race to close the same day reads the winner's report on the retry.
         return tx.runRetryingDuplicateKey(sql -> {
+            Epochs.lock(sql, day); // no charge is tagged with this day while it closes
             Optional<EpochReport> existing = Epochs.read(sql, day);
             if (existing.isPresent()) {
                 return existing.get();

@@ -83,6 +83,63 @@ abstract class LedgerContractTest {
     }
 
     @Test
+    void chargesRacingTheirDaysCloseLandInExactlyOneEpochThatCountsThem() throws Exception {
+        String id = stakedAccount(10);
+        int n = 40;
+        for (int i = 0; i < n; i++) {
+            ledger.reserve("race-" + i, id, null, 1_000);
+        }
+        String day = io.diem.common.UnixMicros.day(ledger.now());
+        clock.advance(Duration.ofDays(1));
+        var settlement = new io.diem.gateway.settlement.Settlement(ledger, 7000);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int job = i;
+            futures.add(pool.submit(() -> ledger.post("race-" + job, usage("race-job-" + job, 100 + job))));
+            if (i == n / 2) {
+                futures.add(pool.submit(() -> settlement.close(day)));
+            }
+        }
+        for (var f : futures) {
+            f.get();
+        }
+        pool.shutdown();
+        long closedFees = settlement.report(day).orElseThrow().fees();
+        long all = ledger.usage(id, 1000, "").stream().mapToLong(UsageRecord::cost).sum();
+        assertThat(all).isEqualTo(n * 100L + (long) n * (n - 1) / 2); // every charge booked once
+        assertThat(closedFees).isBetween(0L, all);
+        // Including "a closed epoch's fees = Σ charges tagged with it": the rest went to the next open day.
+        assertThat(ledger.invariantViolations()).isEmpty();
+        String next = java.time.LocalDate.parse(day).plusDays(1).toString();
+        long later = ledger.tx().run(sql -> sql.number("SELECT COALESCE(SUM(cost), 0) FROM usage_records WHERE epoch = ?", next));
+        assertThat(closedFees + later).as("charges after the close settle in the next open day").isEqualTo(all);
+    }
+
+    @Test
+    void aReservationIdIsStrictARetryReturnsItAndDifferentContentIsRefused() {
+        String id = stakedAccount(1);
+        String other = stakedAccount(1);
+        var first = ledger.reserve("strict-1", id, null, 1_000);
+        var retry = ledger.reserve("strict-1", id, null, 1_000);
+        assertThat(retry.amount()).isEqualTo(first.amount());
+        assertThat(ledger.balance(id).reserved()).isEqualTo(1_000); // held once
+        assertThatThrownBy(() -> ledger.reserve("strict-1", id, null, 2_000))
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ALREADY_EXISTS))
+                .hasMessage("reservation strict-1 exists with a different amount (1000 µUSD, not 2000)");
+        assertThatThrownBy(() -> ledger.reserve("strict-1", other, null, 1_000))
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ALREADY_EXISTS))
+                .hasMessage("reservation strict-1 exists with a different account (" + id + ", not " + other + ")");
+        String key = ledger.createKey(id, Scope.INFERENCE, 0, "k").key().keyId();
+        assertThatThrownBy(() -> ledger.reserve("strict-1", id, key, 1_000))
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ALREADY_EXISTS))
+                .hasMessage("reservation strict-1 exists with a different key (null, not " + key + ")");
+        assertThat(ledger.balance(id).reserved()).isEqualTo(1_000);
+        assertThat(ledger.balance(other).reserved()).isZero();
+        assertThat(ledger.invariantViolations()).isEmpty();
+    }
+
+    @Test
     void reservationsNeverExceedWhatRemainsAndSettleToTheCharge() {
         String id = stakedAccount(1); // $1 = 1,000,000 µUSD
         ledger.reserve("r1", id, null, 600_000);
