@@ -1,6 +1,7 @@
 package io.diem.gateway.call;
 
 import io.diem.common.UnixMicros;
+import io.diem.gateway.store.Sql;
 import io.diem.gateway.store.Tx;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -75,11 +76,20 @@ public final class Jobs {
 
     /** Moves a job from {@code from} to {@code to}; false if it was no longer in {@code from} (someone else won). */
     public boolean transition(String jobId, State from, State to) {
+        return tx.run(sql -> transition(sql, jobId, from, to));
+    }
+
+    /** As {@link #transition(String, State, State)}, inside the caller's transaction. */
+    public static boolean transition(Sql sql, String jobId, State from, State to) throws SQLException {
         if (!from.canBecome(to)) {
             throw new IllegalStateException("job " + jobId + " cannot go from " + from + " to " + to);
         }
-        return tx.run(sql -> sql.update("UPDATE jobs SET state = ? WHERE job_id = ? AND state = ?", to.column(), jobId,
-                from.column()) == 1);
+        return sql.update("UPDATE jobs SET state = ? WHERE job_id = ? AND state = ?", to.column(), jobId, from.column()) == 1;
+    }
+
+    /** The job, its row locked until the caller's transaction ends (booking and the overdue sweep serialise on it). */
+    public static Optional<Job> lock(Sql sql, String jobId) throws SQLException {
+        return sql.one(SELECT + " WHERE job_id = ? FOR UPDATE", Jobs::read, jobId);
     }
 
     /** Dispatched jobs whose stream ended before {@code relayedBefore} (µs) and whose receipt has not arrived. */

@@ -105,31 +105,38 @@ public final class Credit {
      * already closed, so a closed epoch never changes.
      */
     public Charge post(String reservationId, UsageRecord usage, boolean nodePaid) {
-        return tx.run(sql -> {
-            Reservation r = find(sql, reservationId)
-                    .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no reservation '" + reservationId + "'"));
-            AccountRow row = AccountRow.lockAndMature(sql, r.accountId(), now());
-            Locked locked = lock(sql, reservationId);
-            if (locked.state() == State.POSTED) {
-                return new Charge(reservationId, locked.amount(), locked.posted(), true, DailyCredit.balance(sql, row, config, now()));
-            }
-            if (locked.state() != State.PENDING) {
-                throw new GatewayException(Kind.FAILED_PRECONDITION, "reservation " + reservationId + " is "
-                        + locked.state().column() + "; only a pending reservation can be charged");
-            }
-            long charge = Math.min(Math.max(0, usage.cost()), locked.amount());
-            long now = now();
-            DailyCredit.add(sql, Counter.ACCOUNT, r.accountId(), locked.day(), charge, -locked.amount());
-            if (r.keyId() != null) {
-                DailyCredit.add(sql, Counter.KEY, r.keyId(), locked.day(), charge, -locked.amount());
-            }
-            settle(sql, reservationId, State.POSTED, charge, now);
-            // The charge's own day, or the next day still open when that one closed already (Epochs).
-            String epoch = Epochs.openEpochFrom(sql, locked.day());
-            UsageLog.insert(sql, usage, r.accountId(), r.keyId(), charge, locked.day(), now, epoch, nodePaid);
-            Operations.record(sql, "charge:" + reservationId, r.accountId(), "charge", charge, usage.jobId(), now);
-            return new Charge(reservationId, locked.amount(), charge, false, DailyCredit.balance(sql, row, config, now));
-        });
+        return tx.run(sql -> post(sql, reservationId, usage, nodePaid));
+    }
+
+    /**
+     * As {@link #post(String, UsageRecord, boolean)}, inside the caller's transaction (receipt booking
+     * posts a batch's charges, job states and acknowledgement together). Its refusals (NOT_FOUND,
+     * FAILED_PRECONDITION) come before any write, so a caller may catch them and go on.
+     */
+    public Charge post(Sql sql, String reservationId, UsageRecord usage, boolean nodePaid) throws SQLException {
+        Reservation r = find(sql, reservationId)
+                .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no reservation '" + reservationId + "'"));
+        AccountRow row = AccountRow.lockAndMature(sql, r.accountId(), now());
+        Locked locked = lock(sql, reservationId);
+        if (locked.state() == State.POSTED) {
+            return new Charge(reservationId, locked.amount(), locked.posted(), true, DailyCredit.balance(sql, row, config, now()));
+        }
+        if (locked.state() != State.PENDING) {
+            throw new GatewayException(Kind.FAILED_PRECONDITION, "reservation " + reservationId + " is "
+                    + locked.state().column() + "; only a pending reservation can be charged");
+        }
+        long charge = Math.min(Math.max(0, usage.cost()), locked.amount());
+        long now = now();
+        DailyCredit.add(sql, Counter.ACCOUNT, r.accountId(), locked.day(), charge, -locked.amount());
+        if (r.keyId() != null) {
+            DailyCredit.add(sql, Counter.KEY, r.keyId(), locked.day(), charge, -locked.amount());
+        }
+        settle(sql, reservationId, State.POSTED, charge, now);
+        // The charge's own day, or the next day still open when that one closed already (Epochs).
+        String epoch = Epochs.openEpochFrom(sql, locked.day());
+        UsageLog.insert(sql, usage, r.accountId(), r.keyId(), charge, locked.day(), now, epoch, nodePaid);
+        Operations.record(sql, "charge:" + reservationId, r.accountId(), "charge", charge, usage.jobId(), now);
+        return new Charge(reservationId, locked.amount(), charge, false, DailyCredit.balance(sql, row, config, now));
     }
 
     /** Releases a pending reservation without charging anything. */

@@ -49,6 +49,11 @@ public final class Ledger {
         return tx;
     }
 
+    /** Credit, for work that posts charges inside a larger transaction (receipt booking). */
+    public Credit credit() {
+        return credit;
+    }
+
     public LedgerConfig config() {
         return config;
     }

@@ -3,7 +3,9 @@ package io.diem.gateway.ledger;
 import io.diem.common.UnixMicros;
 import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.store.Sql;
 import io.diem.gateway.store.Tx;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -39,8 +41,17 @@ public final class Prices {
     }
 
     public Optional<Pricing> get(String model) {
-        return tx.run(sql -> sql.one("SELECT model, prompt_per_million, completion_per_million, per_gpu_second FROM model_prices "
-                + "WHERE model = ?", rs -> new Pricing(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)), model));
+        return tx.run(sql -> find(sql, model));
+    }
+
+    /** The model's prices inside the caller's transaction; a model without a price is charged 0. */
+    public static Pricing findOrFree(Sql sql, String model) throws SQLException {
+        return find(sql, model).orElse(new Pricing(model, 0, 0, 0));
+    }
+
+    private static Optional<Pricing> find(Sql sql, String model) throws SQLException {
+        return sql.one("SELECT model, prompt_per_million, completion_per_million, per_gpu_second FROM model_prices WHERE model = ?",
+                rs -> new Pricing(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)), model);
     }
 
     public List<Pricing> list() {

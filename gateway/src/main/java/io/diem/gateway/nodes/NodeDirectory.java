@@ -7,6 +7,7 @@ import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.nodes.Node.Approval;
 import io.diem.gateway.nodes.Node.ServedModel;
+import io.diem.gateway.store.Sql;
 import io.diem.gateway.store.Tx;
 import io.diem.sign.Ed25519;
 import io.diem.sign.Hashes;
@@ -165,16 +166,19 @@ public final class NodeDirectory {
 
     /** Marks a node as untrusted: it gets no jobs until an operator approves it again. */
     public void flag(String nodeId, String reason) {
-        tx.run(sql -> sql.update("UPDATE nodes SET flag_reason = ? WHERE node_id = ?",
-                reason.length() > 256 ? reason.substring(0, 256) : reason, nodeId));
+        tx.run(sql -> flag(sql, nodeId, reason));
         invalidate();
     }
 
-    /** Records the last receipt batch booked from the node (its chain position). */
-    public void setAcknowledged(String nodeId, long sequence, byte[] hash) {
-        tx.run(sql -> sql.update("UPDATE nodes SET acked_sequence = ?, acked_hash_hex = ? WHERE node_id = ?", sequence, Hashes.hex(hash),
-                nodeId));
-        invalidate();
+    /** As {@link #flag(String, String)}, inside the caller's transaction (then {@link #invalidate} after it commits). */
+    public static int flag(Sql sql, String nodeId, String reason) throws SQLException {
+        return sql.update("UPDATE nodes SET flag_reason = ? WHERE node_id = ?", reason.length() > 256 ? reason.substring(0, 256) : reason,
+                nodeId);
+    }
+
+    /** Records the last receipt batch booked from the node (its chain position), inside the booking's transaction. */
+    public static void setAcknowledged(Sql sql, String nodeId, long sequence, byte[] hash) throws SQLException {
+        sql.update("UPDATE nodes SET acked_sequence = ?, acked_hash_hex = ? WHERE node_id = ?", sequence, Hashes.hex(hash), nodeId);
     }
 
     // ------------------------------------------------------------------ reads
@@ -209,7 +213,8 @@ public final class NodeDirectory {
         return node(nodeId).orElseThrow();
     }
 
-    private void invalidate() {
+    /** The next read of {@link #nodes} goes to the database (after a change committed elsewhere). */
+    public void invalidate() {
         snapshotAt = 0;
     }
 

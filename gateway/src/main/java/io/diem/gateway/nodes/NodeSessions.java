@@ -1,8 +1,8 @@
 package io.diem.gateway.nodes;
 
 import io.diem.common.UnixMicros;
-import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.error.GatewayException.Kind;
+import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.nodes.NodeLink.NodeFailure;
 import io.diem.v1.ExecuteRequest;
 import io.diem.v1.SignedEnvelope;

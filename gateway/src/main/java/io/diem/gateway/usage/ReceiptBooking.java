@@ -4,12 +4,16 @@ import io.diem.gateway.call.Jobs.State;
 import io.diem.gateway.call.Jobs;
 import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.Credit;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews.UsageRecord;
+import io.diem.gateway.ledger.Prices;
 import io.diem.gateway.ledger.Pricing;
 import io.diem.gateway.metrics.GatewayMetrics;
 import io.diem.gateway.nodes.Node;
 import io.diem.gateway.nodes.NodeDirectory;
+import io.diem.gateway.store.Sql;
+import io.diem.gateway.store.Tx;
 import io.diem.sign.VerificationException;
 import io.diem.v1.ComputeKind;
 import io.diem.v1.ReceiptBatch;
@@ -18,23 +22,32 @@ import io.diem.v1.ReportUsageRequest;
 import io.diem.v1.ReportUsageResponse;
 import io.diem.v1.SignedEnvelope;
 import io.diem.v1.UsageReceipt;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.logging.Logger;
 
 /**
  * Books signed receipt batches: verifies signature and chain (in order, resends acknowledged again
  * but booked once), matches each receipt to a ticket this gateway issued to that node, checks it is
- * plausible, and turns the job's reservation into its charge, crediting the node. Implausible or
- * unmatched receipts flag the node and are not paid; a job whose receipt never comes is charged at
+ * plausible, and turns the job's reservation into its charge, crediting the node. A batch is booked in
+ * one transaction — every receipt's charge and job state and the node's chain position — so a crash
+ * leaves it either wholly booked and acknowledged or not at all (and the node resends it). Implausible
+ * or unmatched receipts flag the node and are not paid; a job whose receipt never comes is charged at
  * what the gateway relayed ({@link #settleOverdue}).
  */
 public final class ReceiptBooking {
 
     private static final Logger LOG = Logger.getLogger(ReceiptBooking.class.getName());
 
+    /** What booking one receipt came to: the metric reason, why it is not paid (or null), the flag it raised (or null). */
+    private record Outcome(String jobId, String metric, String rejection, String flag) {}
+
     private final Ledger ledger;
+    private final Tx tx;
+    private final Credit credit;
     private final NodeDirectory nodes;
     private final ReceiptChains chains;
     private final Jobs jobs;
@@ -42,6 +55,8 @@ public final class ReceiptBooking {
 
     public ReceiptBooking(Ledger ledger, NodeDirectory nodes, Jobs jobs, GatewayMetrics metrics) {
         this.ledger = ledger;
+        this.tx = ledger.tx();
+        this.credit = ledger.credit();
         this.nodes = nodes;
         this.chains = new ReceiptChains(nodes);
         this.jobs = jobs;
@@ -66,16 +81,33 @@ public final class ReceiptBooking {
                 }
                 metrics.receiptBatchRejected(e.reason().name());
                 if (signedEvidence(e.reason())) {
-                    nodes.flag(nodeId, "receipt batch refused: " + e.getMessage());
+                    flag(nodeId, "receipt batch refused: " + e.getMessage());
                 }
                 LOG.warning("node " + nodeId + ": " + e.getMessage());
                 break;
             }
-            for (UsageReceipt receipt : batch.getReceiptsList()) {
-                book(node, receipt).ifPresent(reason -> response.addRejections(ReceiptRejection.newBuilder()
-                        .setJobId(receipt.getJobId()).setReason(reason)));
+            List<Outcome> outcomes = tx.run(sql -> {
+                List<Outcome> out = new ArrayList<>();
+                for (UsageReceipt receipt : batch.getReceiptsList()) {
+                    out.add(book(sql, node, receipt));
+                }
+                chains.acknowledge(sql, position);
+                return out;
+            });
+            nodes.invalidate();
+            for (Outcome o : outcomes) {
+                if (o.metric().equals("booked")) {
+                    metrics.receiptBooked();
+                } else {
+                    metrics.receiptRejected(o.metric());
+                }
+                if (o.flag() != null) {
+                    LOG.warning("flagged node " + nodeId + ": " + o.flag());
+                }
+                if (o.rejection() != null) {
+                    response.addRejections(ReceiptRejection.newBuilder().setJobId(o.jobId()).setReason(o.rejection()));
+                }
             }
-            chains.acknowledge(position);
         }
         return response.setAcknowledgedSequence(position.chain().lastSequence()).build();
     }
@@ -89,33 +121,29 @@ public final class ReceiptBooking {
         return reason == VerificationException.Reason.MALFORMED || reason == VerificationException.Reason.CHAIN_BROKEN;
     }
 
-    /** Books one receipt; returns why it is not paid, if it is not. */
-    private Optional<String> book(Node node, UsageReceipt r) {
-        Optional<Jobs.Job> found = jobs.get(r.getJobId());
-        if (found.isEmpty() || !found.get().nodeId().equals(node.nodeId())) {
+    /** Books one receipt inside the batch's transaction, the job's row locked. */
+    private Outcome book(Sql sql, Node node, UsageReceipt r) throws SQLException {
+        Jobs.Job job = Jobs.lock(sql, r.getJobId()).filter(j -> j.nodeId().equals(node.nodeId())).orElse(null);
+        if (job == null) {
             String why = "no ticket for job " + r.getJobId() + " was issued to this node";
-            flag(node.nodeId(), why);
-            metrics.receiptRejected("unknown_ticket");
-            return Optional.of(why);
+            NodeDirectory.flag(sql, node.nodeId(), why);
+            return new Outcome(r.getJobId(), "unknown_ticket", why, why);
         }
-        Jobs.Job job = found.get();
         switch (job.state()) {
             case BOOKED, SETTLED_RELAYED:
-                metrics.receiptRejected("duplicate");
-                return Optional.empty(); // booked once already; nothing more to do
+                return new Outcome(job.jobId(), "duplicate", null, null); // booked once already; nothing more to do
             case ABANDONED:
-                metrics.receiptRejected("abandoned");
-                return Optional.of("job failed before its first token and was retried elsewhere; not charged");
+                return new Outcome(job.jobId(), "abandoned", "job failed before its first token and was retried elsewhere; not charged",
+                        null);
             case DISPATCHED:
                 break;
         }
+        Pricing price = Prices.findOrFree(sql, job.model());
         String implausible = implausibility(job, r);
-        Pricing price = priceOf(job);
         if (implausible != null) {
-            flag(node.nodeId(), implausible);
-            settleAtRelayed(job, price, "implausible receipt");
-            metrics.receiptRejected("implausible");
-            return Optional.of(implausible);
+            NodeDirectory.flag(sql, node.nodeId(), implausible);
+            settleAtRelayed(sql, job, price, "implausible receipt");
+            return new Outcome(job.jobId(), "implausible", implausible, implausible);
         }
         long cost = price.chargeMicroUsd(r.getPromptTokens(), r.getCompletionTokens(), r.getGpuMicros());
         if (!job.streamComplete()) {
@@ -123,18 +151,16 @@ public final class ReceiptBooking {
             cost = Math.min(cost, price.chargeMicroUsd(r.getPromptTokens(), job.relayedCompletion(), r.getGpuMicros()));
         }
         try {
-            ledger.post(job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), node.nodeId(),
+            credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), node.nodeId(),
                     r.getPromptTokens(), r.getCompletionTokens(), r.getGpuMicros(), kind(r.getComputeKind()), cost,
                     r.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT), null), true);
         } catch (GatewayException e) {
             // The reservation is gone (expired or settled another way): nothing left to charge against.
-            jobs.transition(job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
-            metrics.receiptRejected("reservation_closed");
-            return Optional.of("not charged: " + e.getMessage());
+            Jobs.transition(sql, job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
+            return new Outcome(job.jobId(), "reservation_closed", "not charged: " + e.getMessage(), null);
         }
-        jobs.transition(job.jobId(), State.DISPATCHED, State.BOOKED);
-        metrics.receiptBooked();
-        return Optional.empty();
+        Jobs.transition(sql, job.jobId(), State.DISPATCHED, State.BOOKED);
+        return new Outcome(job.jobId(), "booked", null, null);
     }
 
     private static String implausibility(Jobs.Job job, UsageReceipt r) {
@@ -163,29 +189,41 @@ public final class ReceiptBooking {
         LOG.warning("flagged node " + nodeId + ": " + reason);
     }
 
-    private Pricing priceOf(Jobs.Job job) {
-        return ledger.price(job.model()).orElse(new Pricing(job.model(), 0, 0, 0));
-    }
-
     /** Charges a job at what the gateway relayed (no trustworthy receipt); the node is not paid. */
-    void settleAtRelayed(Jobs.Job job, Pricing price, String why) {
+    private void settleAtRelayed(Sql sql, Jobs.Job job, Pricing price, String why) throws SQLException {
         long cost = price.chargeMicroUsd(job.relayedPrompt(), job.relayedCompletion(), 0);
         try {
-            ledger.post(job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), job.nodeId(),
+            credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), job.nodeId(),
                     job.relayedPrompt(), job.relayedCompletion(), 0, "relayed", cost, why, null), false);
         } catch (GatewayException e) {
             LOG.warning("job " + job.jobId() + ": could not settle at relayed (" + e.getMessage() + ")");
         }
-        jobs.transition(job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
+        Jobs.transition(sql, job.jobId(), State.DISPATCHED, State.SETTLED_RELAYED);
     }
 
-    /** Jobs whose stream ended more than {@code receiptTtl} ago with no receipt: charge at relayed, flag the node. */
+    /**
+     * Jobs whose stream ended more than {@code receiptTtl} ago with no receipt: each is charged at what
+     * was relayed and its node flagged, in one transaction that re-checks the job under its lock (a
+     * receipt booked meanwhile wins).
+     */
     public int settleOverdue(Duration receiptTtl) {
         int settled = 0;
-        for (Jobs.Job job : jobs.awaitingReceipt(ledger.now() - receiptTtl.toNanos() / 1000)) {
-            settleAtRelayed(job, priceOf(job), "no receipt within " + receiptTtl.toSeconds() + " s");
-            flag(job.nodeId(), "no receipt for job " + job.jobId() + " within " + receiptTtl.toSeconds() + " s");
-            settled++;
+        for (Jobs.Job due : jobs.awaitingReceipt(ledger.now() - receiptTtl.toNanos() / 1000)) {
+            String why = "no receipt for job " + due.jobId() + " within " + receiptTtl.toSeconds() + " s";
+            boolean done = tx.run(sql -> {
+                Jobs.Job job = Jobs.lock(sql, due.jobId()).orElse(null);
+                if (job == null || job.state() != State.DISPATCHED) {
+                    return false;
+                }
+                settleAtRelayed(sql, job, Prices.findOrFree(sql, job.model()), "no receipt within " + receiptTtl.toSeconds() + " s");
+                NodeDirectory.flag(sql, job.nodeId(), why);
+                return true;
+            });
+            if (done) {
+                nodes.invalidate();
+                LOG.warning("flagged node " + due.nodeId() + ": " + why);
+                settled++;
+            }
         }
         return settled;
     }

@@ -4,7 +4,9 @@ import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.nodes.Node;
 import io.diem.gateway.nodes.NodeDirectory;
+import io.diem.gateway.store.Sql;
 import io.diem.sign.ReceiptChain;
+import java.sql.SQLException;
 
 /**
  * Where each node's chain of receipt batches stands: the sequence and hash of the last batch booked,
@@ -31,8 +33,8 @@ public final class ReceiptChains {
         return new Position(node, new ReceiptChain(node.ackedSequence(), node.ackedHash()));
     }
 
-    /** Stores the chain's position after a batch whose receipts are booked. */
-    public void acknowledge(Position position) {
-        nodes.setAcknowledged(position.node().nodeId(), position.chain().lastSequence(), position.chain().lastHash());
+    /** Stores the chain's position after a batch, in the transaction that books its receipts. */
+    public void acknowledge(Sql sql, Position position) throws SQLException {
+        NodeDirectory.setAcknowledged(sql, position.node().nodeId(), position.chain().lastSequence(), position.chain().lastHash());
     }
 }
