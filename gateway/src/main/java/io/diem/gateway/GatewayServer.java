@@ -11,6 +11,7 @@ import io.diem.gateway.api.NodeSessionService;
 import io.diem.gateway.api.RequestMetricsInterceptor;
 import io.diem.gateway.api.SessionNodeLink;
 import io.diem.gateway.api.StakingService;
+import io.diem.gateway.api.StrictRequests;
 import io.diem.gateway.call.Admission;
 import io.diem.gateway.call.CallLimits;
 import io.diem.gateway.call.Dispatcher;
@@ -97,14 +98,16 @@ public final class GatewayServer {
                 new Admission(ledger, picker, metrics, settings.limits()),
                 new Dispatcher(ledger, picker, ticketKeys, new SessionNodeLink(sessions), jobs, metrics, settings.limits()));
         this.server = builder
-                .addService(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth, requests))
-                .addService(ServerInterceptors.intercept(new StakingService(ledger), auth, requests))
-                .addService(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests))
-                .addService(ServerInterceptors.intercept(new NodeSessionService(sessions, nodes, ticketKeys, booking),
-                        NodeSessionService.peerAddress(), requests))
+                .addService(StrictRequests.wrap(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth,
+                        requests)))
+                .addService(StrictRequests.wrap(ServerInterceptors.intercept(new StakingService(ledger), auth, requests)))
+                .addService(StrictRequests.wrap(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests)))
+                .addService(StrictRequests.wrap(ServerInterceptors.intercept(new NodeSessionService(sessions, nodes, ticketKeys, booking),
+                        NodeSessionService.peerAddress(), requests)))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(16 << 20)
+                .maxInboundMetadataSize(64 << 10) // an oversized key reaches authentication and is UNAUTHENTICATED, not a 431
                 .build();
         io.micrometer.core.instrument.Timer ledgerLatency = metrics.ledgerTimer("transaction");
         ledger.tx().onTransaction(nanos -> ledgerLatency.record(nanos, TimeUnit.NANOSECONDS));

@@ -246,9 +246,10 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
                 : RecipientKind.RECIPIENT_KIND_STAKER).setRecipient(p.recipient()).setAmountMicroUsd(p.amount()).build();
     }
 
+    /** A {@code uint32 page_size}: 0 means 100; above 1000 (read unsigned) is INVALID_ARGUMENT. */
     static int pageSize(int requested) {
-        if (requested < 0 || requested > 1000) {
-            throw new IllegalArgumentException("page_size must be 0..1000, got " + requested);
+        if (Integer.compareUnsigned(requested, 1000) > 0) {
+            throw new IllegalArgumentException("page_size must be 0..1000, got " + Integer.toUnsignedString(requested));
         }
         return requested == 0 ? 100 : requested;
     }

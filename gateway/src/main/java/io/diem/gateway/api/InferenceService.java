@@ -119,10 +119,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
     public void getUsage(GetUsageRequest request, StreamObserver<GetUsageResponse> responses) {
         GrpcErrors.unary(responses, () -> {
             String account = Caller.account(request.getAccountId());
-            if (request.getPageSize() > 1000) {
-                throw new IllegalArgumentException("page_size must be 0..1000, got " + request.getPageSize());
-            }
-            int size = request.getPageSize() == 0 ? 100 : request.getPageSize();
+            int size = AdminService.pageSize(request.getPageSize());
             List<LedgerViews.UsageRecord> page = ledger.usage(account, size, request.getPageToken());
             GetUsageResponse.Builder b = GetUsageResponse.newBuilder();
             for (LedgerViews.UsageRecord u : page) {

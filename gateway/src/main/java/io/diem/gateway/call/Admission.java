@@ -77,6 +77,11 @@ public final class Admission {
             throw new GatewayException(Kind.UNAVAILABLE, "no healthy node serves model '" + model + "' right now; retry later");
         }
         int context = available.contextLength();
+        if (request.getInputCase() == GenerateRequest.InputCase.TOKEN_IDS && request.getTokenIds().getIdsCount() >= context) {
+            metrics.rejected("invalid_request");
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "prompt has " + request.getTokenIds().getIdsCount()
+                    + " tokens; model '" + model + "' has a context of " + context);
+        }
         if (maxTokens >= context) {
             metrics.rejected("invalid_request");
             throw new GatewayException(Kind.INVALID_ARGUMENT, "max_tokens " + maxTokens + " does not fit the context of " + context
@@ -157,9 +162,12 @@ public final class Admission {
         if (!(s.getTopP() >= 0 && s.getTopP() <= 1)) {
             return "top_p must be in [0, 1] (0 = unset), got " + s.getTopP();
         }
-        if (s.getMaxTokens() > limits.maxTokens()) {
+        if (Integer.compareUnsigned(s.getMaxTokens(), limits.maxTokens()) > 0) { // uint32 on the wire
             return "max_tokens must be 1.." + limits.maxTokens() + " (0 = " + limits.defaultMaxTokens() + "), got "
                     + Integer.toUnsignedString(s.getMaxTokens());
+        }
+        if (Integer.compareUnsigned(s.getTopK(), 1_000_000) > 0) {
+            return "top_k must be 0..1000000 (0 = off), got " + Integer.toUnsignedString(s.getTopK());
         }
         if (s.getStopCount() > limits.maxStops()) {
             return "at most " + limits.maxStops() + " stop sequences, got " + s.getStopCount();

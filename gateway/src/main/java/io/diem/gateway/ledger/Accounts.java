@@ -211,7 +211,13 @@ public final class Accounts {
     private Account mutate(String accountId, String kind, long amount, Mutation mutation) {
         return tx.run(sql -> {
             AccountRow row = AccountRow.lockAndMature(sql, accountId, now());
-            mutation.apply(sql, row);
+            try {
+                mutation.apply(sql, row);
+            } catch (ArithmeticException e) {
+                throw new GatewayException(Kind.FAILED_PRECONDITION, kind.replace('_', ' ') + " of " + Units.format(amount)
+                        + " would take account " + accountId + " past the largest balance the ledger holds ("
+                        + Units.format(Long.MAX_VALUE) + ")");
+            }
             row.store(sql);
             Operations.record(sql, kind + ":" + randomHex(8), accountId, kind, amount, "", now());
             return view(sql, row);

@@ -62,12 +62,22 @@ public final class Settlement {
         this.providerBps = providerBps;
     }
 
+    /** A UTC day written YYYY-MM-DD, from 1970-01-01 on (no charge can be older). */
     public static String parseEpoch(String epoch) {
-        try {
-            return LocalDate.parse(epoch).toString();
-        } catch (DateTimeParseException e) {
-            throw new GatewayException(Kind.INVALID_ARGUMENT, "epoch must be a UTC day YYYY-MM-DD, got '" + epoch + "'");
+        String shown = epoch == null ? "" : epoch.length() > 40 ? epoch.substring(0, 40) + "…" : epoch;
+        if (epoch == null || !epoch.matches("\\d{4}-\\d{2}-\\d{2}")) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "epoch must be a UTC day YYYY-MM-DD, got '" + shown + "'");
         }
+        LocalDate day;
+        try {
+            day = LocalDate.parse(epoch);
+        } catch (DateTimeParseException e) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "epoch must be a UTC day YYYY-MM-DD, got '" + shown + "'");
+        }
+        if (day.isBefore(LocalDate.EPOCH)) {
+            throw new GatewayException(Kind.INVALID_ARGUMENT, "epoch " + epoch + " is before 1970-01-01; no charge is that old");
+        }
+        return day.toString();
     }
 
     /** Closes {@code epoch} (a day that has ended), or returns its report if it is closed already. */

@@ -17,8 +17,10 @@ import io.diem.v1.AmountRequest;
 import io.diem.v1.CreateAccountRequest;
 import io.diem.v1.CreateApiKeyRequest;
 import io.diem.v1.CreatedApiKey;
+import io.diem.v1.InferenceGrpc;
 import io.diem.v1.KeyScope;
 import io.diem.v1.ListAccountsRequest;
+import io.diem.v1.ListModelPricesRequest;
 import io.diem.v1.MintDiemRequest;
 import io.diem.v1.QuoteMintRequest;
 import io.diem.v1.RevokeApiKeyRequest;
@@ -37,6 +39,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -183,6 +186,42 @@ class StakingAdminGrpcTest {
                 + "pass --key-file FILE, or run in a terminal to be asked\"}}");
         String[] missingFile = run(Map.of(), "--insecure", "--gateway", target, "--key-file", dir.resolve("nope").toString(), "price", "list");
         assertThat(missingFile[1]).contains("error: INVALID_ARGUMENT: cannot read --key-file " + dir.resolve("nope"));
+    }
+
+    @Test
+    void hostileNumbersDatesAndHeadersGetPreciseStatusesNeverUnknown() {
+        var admin = AdminGrpc.newBlockingStub(as(adminKey));
+        String id = admin.createAccount(io.diem.v1.CreateAccountRequest.newBuilder().setName("big").build()).getAccountId();
+        admin.depositVvv(io.diem.v1.AmountRequest.newBuilder().setAccountId(id).setAmountMicro(Long.MAX_VALUE).build());
+        assertThatThrownBy(() -> admin.depositVvv(io.diem.v1.AmountRequest.newBuilder().setAccountId(id).setAmountMicro(Long.MAX_VALUE)
+                .build())).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                    assertThat(e.getStatus().getDescription()).contains("past the largest balance the ledger holds");
+                });
+        for (String epoch : List.of("-999999999-01-01", "0000-01-01", "2026-13-01", "2026-1-1", "x".repeat(500))) {
+            assertThatThrownBy(() -> admin.closeEpoch(io.diem.v1.CloseEpochRequest.newBuilder().setEpoch(epoch).build()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).as(epoch).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                        assertThat(e.getStatus().getDescription()).doesNotContain("SQL").doesNotContain("Exception");
+                    });
+        }
+        assertThatThrownBy(() -> InferenceGrpc.newBlockingStub(as(adminKey)).getUsage(io.diem.v1.GetUsageRequest.newBuilder()
+                .setPageSize(Integer.MIN_VALUE).build())).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).isEqualTo("page_size must be 0..1000, got 2147483648");
+                });
+        AdminGrpc.newBlockingStub(as(adminKey)).setModelPrice(io.diem.v1.ModelPrice.newBuilder().setModel("tiny").build());
+        var generate = InferenceGrpc.newBlockingStub(as(adminKey));
+        assertThatThrownBy(() -> generate.generate(io.diem.v1.GenerateRequest.newBuilder().setModel("tiny").setPrompt("hi")
+                .setSampling(io.diem.v1.SamplingParams.newBuilder().setMaxTokens(-1)).build()).hasNext())
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).isEqualTo("max_tokens must be 1..4096 (0 = 256), got 4294967295");
+                });
+        // A 9 KB key is a wrong key, not a transport error.
+        assertThatThrownBy(() -> AdminGrpc.newBlockingStub(as("k".repeat(9_000))).listModelPrices(
+                ListModelPricesRequest.getDefaultInstance())).isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
     }
 
     /** Runs diemctl in-process; returns {stdout, stderr}. */
