@@ -76,13 +76,27 @@ public final class AgentMetrics {
                 .register(registry).increment(receipts);
     }
 
+    /** A gauge read from {@code value}, held strongly (Micrometer would otherwise let a lambda be collected). */
     public void gauge(String name, String help, Supplier<Number> value, String... tags) {
-        Gauge.builder(name, value).description(help).tags(tags).register(registry);
+        Gauge.builder(name, value).description(help).tags(tags).strongReference(true).register(registry);
     }
 
-    public void counterFunction(String name, String help, String baseUnit, Supplier<Number> value, String... tags) {
-        io.micrometer.core.instrument.FunctionCounter.builder(name, value, v -> v.get().doubleValue())
+    /**
+     * A monotonic counter read as {@code value(source)}. Micrometer holds {@code source} weakly, so it must
+     * be an object the program keeps (a lambda made here would be collected and the counter would freeze).
+     */
+    public <T> void counterFunction(String name, String help, String baseUnit, T source,
+            java.util.function.ToDoubleFunction<T> value, String... tags) {
+        io.micrometer.core.instrument.FunctionCounter.builder(name, source, value)
                 .description(help).baseUnit(baseUnit).tags(tags).register(registry);
+    }
+
+    /** Registers the counters of a served model at 0, so rates and alerts see them before the first job. */
+    public void modelServed(String model) {
+        for (String kind : new String[] {"prompt", "completion"}) {
+            Counter.builder("diem.agent.tokens").description("Tokens processed, by model and kind (prompt or completion)")
+                    .tag("model", model).tag("kind", kind).register(registry);
+        }
     }
 
     public String scrape() {

@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -63,6 +64,7 @@ public final class AgentNode {
     private final Server server;
     private final List<GatewaySession> sessions = new java.util.ArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("metrics-sampler"));
     private MetricsHttpServer metricsServer;
     private volatile boolean draining;
 
@@ -89,6 +91,7 @@ public final class AgentNode {
                     this::registration, this::heartbeat, metrics, clock, sessions.isEmpty()));
         }
         devices.schedulers().forEach(this::registerDeviceGauges);
+        settings.models().keySet().forEach(metrics::modelServed);
         registerGauges();
     }
 
@@ -97,10 +100,12 @@ public final class AgentNode {
         metrics.gauge("diem.agent.queue.depth", "Jobs waiting in the device's queue", () -> scheduler.queued(), "device", device);
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
-                () -> scheduler.busyNanos() / 1e9, "device", device);
+                scheduler, s -> s.busyNanos() / 1e9, "device", device); // the scheduler lives as long as the node
         BusyRatio ratio = new BusyRatio(scheduler);
-        metrics.gauge("diem.agent.device.busy.ratio", "Share of wall time the device spent on jobs since the previous scrape"
-                + " (at least 1 s ago)", ratio::sample, "device", device);
+        sampler.scheduleAtFixedRate(ratio::sample, 1, 1, TimeUnit.SECONDS);
+        metrics.gauge("diem.agent.device.busy.ratio", "Share of the device's capacity (wall time × parallelism) spent on jobs "
+                + "over the last " + BusyRatio.WINDOW_SECONDS + " s (sampled each second, the same for every scraper)",
+                ratio::ratio, "device", device);
         InferenceEngine engine = scheduler.engine();
         engine.gpu().ifPresent(info -> {
             String gpu = String.valueOf(info.getIndex());
@@ -111,26 +116,38 @@ public final class AgentNode {
         });
     }
 
-    /** Busy time over wall time × parallelism between samples at least a second apart (the last value in between). */
-    private static final class BusyRatio {
+    /**
+     * Busy time over wall time × parallelism in a sliding window, sampled once a second by the agent
+     * itself; scrapes only read it, so several Prometheus servers see the same value.
+     */
+    static final class BusyRatio {
+        static final int WINDOW_SECONDS = 10;
         private final JobScheduler scheduler;
-        private long sampledAtNanos = System.nanoTime();
-        private long busyNanos;
-        private double ratio;
+        private final long[] at = new long[WINDOW_SECONDS + 1];
+        private final long[] busy = new long[WINDOW_SECONDS + 1];
+        private int samples;
 
         BusyRatio(JobScheduler scheduler) {
             this.scheduler = scheduler;
+            sample();
         }
 
-        synchronized double sample() {
-            long now = System.nanoTime();
-            long busy = scheduler.busyNanos();
-            if (now - sampledAtNanos >= 1_000_000_000L) {
-                ratio = Math.min(1.0, (busy - busyNanos) / (double) (now - sampledAtNanos) / scheduler.engine().parallelism());
-                sampledAtNanos = now;
-                busyNanos = busy;
+        synchronized void sample() {
+            int slot = samples % at.length;
+            at[slot] = System.nanoTime();
+            busy[slot] = scheduler.busyNanos();
+            samples++;
+        }
+
+        /** Over the oldest sample kept and the newest; 0 until two samples exist. */
+        synchronized double ratio() {
+            if (samples < 2) {
+                return 0;
             }
-            return ratio;
+            int newest = (samples - 1) % at.length;
+            int oldest = samples >= at.length ? samples % at.length : 0;
+            long wall = at[newest] - at[oldest];
+            return wall <= 0 ? 0 : Math.min(1.0, (busy[newest] - busy[oldest]) / (double) wall / scheduler.engine().parallelism());
         }
     }
 
@@ -236,6 +253,7 @@ public final class AgentNode {
         for (GatewaySession session : sessions) {
             session.flushAndClose(5000);
         }
+        sampler.shutdownNow();
         if (metricsServer != null) {
             metricsServer.close();
         }

@@ -277,8 +277,17 @@ class AgentServiceTest {
         assertThat(d.getEngine()).isEqualTo("cpu");
         assertThat(d.getModels(0).getName()).isEqualTo("tiny");
         assertThat(d.getCapacity()).isEqualTo(3);
+        // Counters exist at 0 before the first job, so rate() and alerts see them from the start.
+        assertThat(node.metrics().scrape()).contains("diem_agent_tokens_total{kind=\"prompt\",model=\"tiny\"} 0")
+                .contains("diem_agent_tokens_total{kind=\"completion\",model=\"tiny\"} 0")
+                .contains("diem_agent_device_busy_seconds_total{device=\"cpu\"} 0");
 
         run(request(gateway.ticket(node.nodeId(), "job-11", "tiny", 100, 4, 60_000_000), 4));
+        System.gc(); // a weakly held meter function would be collected here and the counter would freeze
+        String afterJob = node.metrics().scrape();
+        assertThat(busySeconds(afterJob)).as(afterJob).isPositive();
+        // Scrapes only read the busy ratio: two in a row (two Prometheus servers) see the same value.
+        assertThat(busyRatioLine(node.metrics().scrape())).isEqualTo(busyRatioLine(node.metrics().scrape()));
         HttpClient http = HttpClient.newHttpClient();
         String base = "http://127.0.0.1:" + node.metricsPort();
         HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
@@ -297,6 +306,15 @@ class AgentServiceTest {
         assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(), HttpResponse.BodyHandlers.ofString())
                 .statusCode()).isEqualTo(200);
         PromtoolCheck.assertValid(metrics.body(), dir);
+    }
+
+    private static double busySeconds(String scrape) {
+        return scrape.lines().filter(l -> l.startsWith("diem_agent_device_busy_seconds_total{device=\"cpu\"}"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElse(-1);
+    }
+
+    private static String busyRatioLine(String scrape) {
+        return scrape.lines().filter(l -> l.startsWith("diem_agent_device_busy_ratio{")).findFirst().orElse("missing");
     }
 
     static void assertStatus(Runnable call, Status.Code code, String message) {

@@ -28,8 +28,11 @@ final class WorkerTeam implements AutoCloseable {
     private volatile Task task;
     private volatile boolean closed;
     private volatile Throwable failure;
-    /** Time the workers spent running tasks (not spinning or parked), ns. */
+    /** CPU time the workers spent running tasks (not spinning or parked), ns. */
     private final java.util.concurrent.atomic.AtomicLong taskNanos = new java.util.concurrent.atomic.AtomicLong();
+    /** Each worker meters its own thread's CPU time: on a busy host wall time would bill time it waited for a core. */
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final boolean CPU_TIME = THREADS.isCurrentThreadCpuTimeSupported();
 
     WorkerTeam(int extraThreads, String name) {
         workers = new Thread[extraThreads];
@@ -42,7 +45,10 @@ final class WorkerTeam implements AutoCloseable {
         }
     }
 
-    /** Time the workers have spent running tasks so far (excluding spinning and parking), ns. */
+    /**
+     * CPU time the workers have spent running tasks so far (excluding spinning and parking), ns; wall
+     * time only on a JVM that cannot read a thread's CPU time.
+     */
     long taskNanos() {
         return taskNanos.get();
     }
@@ -94,13 +100,13 @@ final class WorkerTeam implements AutoCloseable {
             long g = generation;
             if (g != seen) {
                 seen = g;
-                long began = System.nanoTime();
+                long began = CPU_TIME ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
                 try {
                     task.run(index + 1, parts);
                 } catch (Throwable e) {
                     failure = e;
                 } finally {
-                    taskNanos.addAndGet(System.nanoTime() - began);
+                    taskNanos.addAndGet((CPU_TIME ? THREADS.getCurrentThreadCpuTime() : System.nanoTime()) - began);
                     remaining.decrementAndGet();
                 }
                 idleSince = System.nanoTime();
