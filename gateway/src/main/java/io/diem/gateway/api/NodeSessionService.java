@@ -40,6 +40,8 @@ import java.util.logging.Logger;
 public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplBase {
 
     private static final Logger LOG = Logger.getLogger(NodeSessionService.class.getName());
+    /** How long booking waits for the dispatcher to record a finished relay (a DB write) before it books anyway. */
+    private static final long RELAY_RECORD_WAIT_NANOS = 5_000_000_000L;
 
     private final NodeSessions sessions;
     private final NodeDirectory nodes;
@@ -149,6 +151,11 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
                         .setAcknowledgedSequence(node.ackedSequence())).build());
             }
             case USAGE -> {
+                // Receipts follow their jobs' last events on this stream: book them against the relay records.
+                int late = session.awaitRelayRecords(RELAY_RECORD_WAIT_NANOS);
+                if (late > 0) {
+                    LOG.warning("node " + session.nodeId() + ": booking receipts before " + late + " relay records were written");
+                }
                 ReportUsageRequest usage = message.getUsage();
                 for (SignedEnvelope batch : usage.getBatchesList()) {
                     requireOwn(session, batch);

@@ -8,13 +8,11 @@ import io.diem.v1.ExecuteRequest;
 import io.diem.v1.ExecuteResponse;
 import io.grpc.Context;
 import io.grpc.Status;
-import java.util.Iterator;
-import java.util.NoSuchElementException;
 
 /**
  * {@link NodeLink} over the nodes' sessions, from inside a caller's gRPC call: when the caller's
- * context is cancelled or its deadline passes, the node is told to stop the job and the dispatcher's
- * iteration ends with that cause.
+ * context is cancelled or its deadline passes, the dispatcher's iteration ends with that cause; the
+ * node is told to stop the job when the dispatcher closes the relay, after it recorded what it relayed.
  */
 public final class SessionNodeLink implements NodeLink {
 
@@ -25,48 +23,31 @@ public final class SessionNodeLink implements NodeLink {
     }
 
     @Override
-    public Iterator<ExecuteResponse> execute(Node node, String jobId, ExecuteRequest request) {
+    public Relay execute(Node node, String jobId, ExecuteRequest request) {
         JobChannel channel = sessions.start(node.nodeId(), jobId, request);
         Context context = Context.current();
-        Context.CancellationListener onCancel = c -> {
-            Status status = Status.fromThrowable(c.cancellationCause());
-            boolean deadline = status.getCode() == Status.Code.DEADLINE_EXCEEDED;
-            sessions.cancel(node.nodeId(), jobId, deadline
-                    ? new NodeFailure(NodeFailure.Cause.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the call's deadline passed")
-                    : new NodeFailure(NodeFailure.Cause.CANCELLED, "CANCELLED", "the caller went away"));
-        };
+        // The caller went away: end the relay here at once; the node is told when the dispatcher closes it.
+        Context.CancellationListener onCancel = c -> channel.fail(
+                Status.fromThrowable(c.cancellationCause()).getCode() == Status.Code.DEADLINE_EXCEEDED
+                        ? new NodeFailure(NodeFailure.Cause.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the call's deadline passed")
+                        : new NodeFailure(NodeFailure.Cause.CANCELLED, "CANCELLED", "the caller went away"));
         context.addListener(onCancel, Runnable::run);
-        return new Iterator<>() {
-            private boolean done;
-
+        return new Relay() {
             @Override
             public boolean hasNext() {
-                if (done) {
-                    return false;
-                }
-                try {
-                    boolean more = channel.hasNext();
-                    if (!more) {
-                        finish();
-                    }
-                    return more;
-                } catch (RuntimeException e) {
-                    finish();
-                    throw e;
-                }
+                return channel.hasNext();
             }
 
             @Override
             public ExecuteResponse next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
                 return channel.next();
             }
 
-            private void finish() {
-                done = true;
+            @Override
+            public void close() {
                 context.removeListener(onCancel);
+                sessions.stop(node.nodeId(), jobId);
+                channel.recorded();
             }
         };
     }

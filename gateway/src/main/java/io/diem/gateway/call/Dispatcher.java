@@ -21,7 +21,6 @@ import io.diem.v1.GenerateRequest;
 import io.diem.v1.JobTicket;
 import io.diem.v1.TokenDelta;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.Set;
 import java.util.UUID;
 
@@ -82,8 +81,8 @@ public final class Dispatcher {
             ExecuteSummary summary = null;
             long dispatchedAt = System.nanoTime();
             picker.inflight(node.nodeId()).incrementAndGet();
+            NodeLink.Relay stream = link.execute(node, jobId, execute);
             try {
-                Iterator<ExecuteResponse> stream = link.execute(node, jobId, execute);
                 while (stream.hasNext()) {
                     ExecuteResponse r = stream.next();
                     if (r.hasDelta()) {
@@ -96,6 +95,13 @@ public final class Dispatcher {
                         summary = r.getSummary();
                     }
                 }
+                nodeNanos += System.nanoTime() - dispatchedAt;
+                if (summary == null) {
+                    jobs.recordRelayed(jobId, 0, relayed, false);
+                    throw new GatewayException(Kind.UNAVAILABLE, "node " + node.nodeId() + " ended the stream without a summary after "
+                            + relayed + " tokens; you are charged only for what was delivered");
+                }
+                jobs.recordRelayed(jobId, summary.getPromptTokens(), relayed, true);
             } catch (NodeFailure e) {
                 nodeNanos += System.nanoTime() - dispatchedAt;
                 if (caller.cancelled() || e.failureCause() == NodeFailure.Cause.CANCELLED
@@ -119,14 +125,8 @@ public final class Dispatcher {
                         + " tokens (" + e.code() + "); you are charged only for what was delivered");
             } finally {
                 picker.inflight(node.nodeId()).decrementAndGet();
+                stream.close(); // the relay record is written: the node may be told to stop, its receipt may be booked
             }
-            nodeNanos += System.nanoTime() - dispatchedAt;
-            if (summary == null) {
-                jobs.recordRelayed(jobId, 0, relayed, false);
-                throw new GatewayException(Kind.UNAVAILABLE, "node " + node.nodeId() + " ended the stream without a summary after "
-                        + relayed + " tokens; you are charged only for what was delivered");
-            }
-            jobs.recordRelayed(jobId, summary.getPromptTokens(), relayed, true);
             Completed done = completed(call, jobId, node.nodeId(), summary);
             long total = System.nanoTime() - call.startNanos();
             metrics.latency(model, total);

@@ -21,6 +21,7 @@ public final class JobChannel implements Iterator<ExecuteResponse> {
 
     private final String jobId;
     private final LinkedBlockingQueue<Item> items = new LinkedBlockingQueue<>();
+    private final java.util.concurrent.CompletableFuture<Void> recorded = new java.util.concurrent.CompletableFuture<>();
     private Item next;
     private boolean ended;
 
@@ -40,6 +41,26 @@ public final class JobChannel implements Iterator<ExecuteResponse> {
     /** Ends the job with a failure (any thread); later events are ignored by the reader. */
     public void fail(NodeFailure failure) {
         items.add(new Failed(failure));
+    }
+
+    /** The dispatcher has recorded what it relayed of this job (or given up on it). */
+    public void recorded() {
+        recorded.complete(null);
+    }
+
+    /** Waits up to {@code nanos} for {@link #recorded}; false on time-out. */
+    boolean awaitRecorded(long nanos) {
+        try {
+            recorded.get(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return true;
+        }
     }
 
     @Override

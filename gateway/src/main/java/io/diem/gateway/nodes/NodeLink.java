@@ -13,8 +13,18 @@ import java.util.Iterator;
  */
 public interface NodeLink {
 
-    /** Starts {@code jobId} on {@code node}; the node's events, deltas then the summary, come from the iterator. */
-    Iterator<ExecuteResponse> execute(Node node, String jobId, ExecuteRequest request);
+    /** Starts {@code jobId} on {@code node}; the node's events, deltas then the summary, come from the relay. */
+    Relay execute(Node node, String jobId, ExecuteRequest request);
+
+    /**
+     * One job's events. The dispatcher closes it once it has recorded what it relayed: only then is the
+     * node told to stop a job it still runs, and only then are receipts that arrived after the job's
+     * last event booked (so every charge sees the relay record, whatever order things arrive in).
+     */
+    interface Relay extends Iterator<ExecuteResponse>, AutoCloseable {
+        @Override
+        void close();
+    }
 
     /** Why a node's stream ended without its summary. */
     final class NodeFailure extends RuntimeException {

@@ -34,6 +34,8 @@ public final class NodeSession {
     private final byte[] nonce = new byte[32];
     private final long challengedAtMicros;
     private final Map<String, JobChannel> jobs = new ConcurrentHashMap<>();
+    /** Jobs whose last event arrived here but whose relay record the dispatcher may not have written yet. */
+    private final java.util.Queue<JobChannel> unrecorded = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private volatile String nodeId;
     private volatile boolean closed;
 
@@ -89,15 +91,28 @@ public final class NodeSession {
         return channel;
     }
 
-    /** Tells the node to stop a job and ends its channel with {@code failure}. */
-    void cancel(String jobId, NodeFailure failure) {
+    /** Tells the node to stop a job it still runs (its relay is over); nothing when its last event arrived. */
+    void stop(String jobId) {
         JobChannel channel = jobs.remove(jobId);
-        if (channel != null) {
-            channel.fail(failure);
-            if (!closed) {
-                sender.send(GatewayMessage.newBuilder().setCancel(JobCancel.newBuilder().setJobId(jobId)).build());
+        if (channel != null && !closed) {
+            sender.send(GatewayMessage.newBuilder().setCancel(JobCancel.newBuilder().setJobId(jobId)).build());
+        }
+    }
+
+    /**
+     * Waits (up to {@code maxNanos} in all) until the dispatcher has recorded the relay of every job
+     * whose last event this session delivered: a receipt that follows a job's last event on the stream
+     * is then booked against that record. Returns the jobs it stopped waiting for.
+     */
+    public int awaitRelayRecords(long maxNanos) {
+        long deadline = System.nanoTime() + maxNanos;
+        int late = 0;
+        for (JobChannel channel; (channel = unrecorded.peek()) != null; unrecorded.poll()) {
+            if (!channel.awaitRecorded(deadline - System.nanoTime())) {
+                late++;
             }
         }
+        return late;
     }
 
     /** Routes one of the node's job events to its channel; events of unknown jobs are dropped. */
@@ -110,10 +125,12 @@ public final class NodeSession {
             case DELTA -> channel.offer(io.diem.v1.ExecuteResponse.newBuilder().setDelta(event.getDelta()).build());
             case SUMMARY -> {
                 jobs.remove(event.getJobId());
+                unrecorded.add(channel);
                 channel.offer(io.diem.v1.ExecuteResponse.newBuilder().setSummary(event.getSummary()).build());
             }
             case ERROR -> {
                 jobs.remove(event.getJobId());
+                unrecorded.add(channel);
                 channel.fail(NodeFailure.ofCode(event.getError().getCode(), event.getError().getDescription()));
             }
             default -> { }

@@ -83,11 +83,11 @@ public final class NodeSessions {
         return session.start(jobId, request);
     }
 
-    /** Stops a job because its caller went away ({@code failure} says how); the node is told on its session. */
-    public void cancel(String nodeId, String jobId, NodeFailure failure) {
+    /** The relay of a job is over: the node is told to stop it if it still runs. */
+    public void stop(String nodeId, String jobId) {
         NodeSession session = byNode.get(nodeId);
         if (session != null) {
-            session.cancel(jobId, failure);
+            session.stop(jobId);
         }
     }
 }

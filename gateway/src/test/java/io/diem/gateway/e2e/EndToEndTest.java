@@ -213,6 +213,38 @@ class EndToEndTest {
         }
     }
 
+    @Test
+    void everyCompletedStreamIsChargedExactlyWhatItsFinalMessageShowed() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            cluster.startAgent("a1");
+            cluster.approveWhenRegistered(cluster.nodeIdOf("a1"));
+            cluster.price(100_000, 400_000, 500);
+            String[] app = cluster.stakedAccount(100_000_000);
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1]));
+            java.util.Map<String, Long> shown = new java.util.concurrent.ConcurrentHashMap<>();
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            List<java.util.concurrent.Future<?>> calls = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                int tokens = 1 + i % 6;
+                calls.add(pool.submit(() -> {
+                    GenerateFinal fin = drain(stub.withDeadlineAfter(60, TimeUnit.SECONDS).generate(request(tokens)), new StringBuilder());
+                    shown.put(fin.getJobId(), fin.getUsage().getCostMicroUsd());
+                    return null;
+                }));
+            }
+            for (var c : calls) {
+                c.get();
+            }
+            pool.shutdown();
+            await().atMost(Duration.ofSeconds(30)).until(() -> cluster.ledger.usage(app[0], 100, "").size() == 24);
+            for (LedgerViews.UsageRecord booked : cluster.ledger.usage(app[0], 100, "")) {
+                assertThat(booked.cost()).as("job %s", booked.jobId()).isEqualTo(shown.get(booked.jobId()));
+            }
+            assertThat(cluster.ledger.invariantViolations()).isEmpty();
+        }
+    }
+
     /** promtool check metrics, where promtool is installed (CI installs it). */
     private void assertValidPrometheusText(String text) throws Exception {
         Path promtool = Path.of("/usr/bin/promtool");
