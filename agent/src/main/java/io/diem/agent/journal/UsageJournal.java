@@ -176,6 +176,24 @@ public final class UsageJournal implements AutoCloseable {
         return unacked.stream().map(Sealed::envelope).toList();
     }
 
+    /** Whether a receipt of {@code jobId} is pending or in a batch the gateway has not acknowledged. */
+    public synchronized boolean holds(String jobId) {
+        if (pending.stream().anyMatch(p -> p.receipt().getJobId().equals(jobId))) {
+            return true;
+        }
+        for (Sealed s : unacked) {
+            try {
+                if (io.diem.v1.ReceiptBatch.parseFrom(s.envelope().getPayload()).getReceiptsList().stream()
+                        .anyMatch(r -> r.getJobId().equals(jobId))) {
+                    return true;
+                }
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new IllegalStateException("a sealed batch in the journal does not parse", e); // verified when the journal opened
+            }
+        }
+        return false;
+    }
+
     /**
      * Records the gateway's acknowledgement of every batch up to {@code sequence} and compacts the
      * logs to what is still unacknowledged.

@@ -46,8 +46,14 @@ public final class ReceiptWriter {
 
     /** Appends the receipt of the job run under {@code ticket}, admitted at {@code startedAtUnixMicros}. */
     public Written write(JobTicket ticket, JobUsage usage, long startedAtUnixMicros) throws IOException {
+        UsageReceipt receipt = receipt(ticket, usage, startedAtUnixMicros);
+        return new Written(receipt, journal.append(receipt));
+    }
+
+    /** The receipt of the job run under {@code ticket} as of now (not journaled). */
+    public UsageReceipt receipt(JobTicket ticket, JobUsage usage, long startedAtUnixMicros) {
         long finishedAt = UnixMicros.now(clock);
-        UsageReceipt receipt = UsageReceipt.newBuilder()
+        return UsageReceipt.newBuilder()
                 .setJobId(ticket.getJobId())
                 .setNodeId(nodeId)
                 .setAccountRef(ticket.getAccountRef())
@@ -61,6 +67,5 @@ public final class ReceiptWriter {
                 .setStartedAtUnixMicros(startedAtUnixMicros)
                 .setFinishedAtUnixMicros(Math.max(finishedAt, startedAtUnixMicros))
                 .build();
-        return new Written(receipt, journal.append(receipt));
     }
 }

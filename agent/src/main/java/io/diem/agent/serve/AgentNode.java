@@ -1,6 +1,7 @@
 package io.diem.agent.serve;
 
 import io.diem.agent.engine.InferenceEngine;
+import io.diem.agent.journal.JobLog;
 import io.diem.agent.journal.UsageJournal;
 import io.diem.agent.metering.ReceiptWriter;
 import io.diem.agent.metrics.AgentMetrics;
@@ -13,6 +14,7 @@ import io.diem.sign.TicketVerifier;
 import io.diem.v1.GpuInfo;
 import io.diem.v1.HeartbeatPayload;
 import io.diem.v1.RegisterPayload;
+import io.diem.v1.UsageReceipt;
 import io.grpc.ChannelCredentials;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -55,6 +57,7 @@ public final class AgentNode {
     private final Settings settings;
     private final NodeKey key;
     private final UsageJournal journal;
+    private final JobLog jobLog;
     private final AgentMetrics metrics = new AgentMetrics();
     private final Devices devices;
     private final ExecutorService finisher = Executors.newFixedThreadPool(4, ThreadFactories.daemon("job-finisher"));
@@ -75,10 +78,23 @@ public final class AgentNode {
         this.key = NodeKey.loadOrCreate(settings.stateDir().resolve("node.key"));
         this.journal = UsageJournal.open(settings.stateDir().resolve("journal"), key);
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
-        this.devices = new Devices(settings.engines(), settings.queueCapacity());
+        ReceiptWriter receipts = new ReceiptWriter(key.nodeId(), journal, clock);
+        this.jobLog = JobLog.open(settings.stateDir().resolve("journal"));
+        for (UsageReceipt receipt : jobLog.interrupted()) {
+            if (!journal.holds(receipt.getJobId())) { // killed between its receipt and its end record: it has its receipt
+                journal.append(receipt); // a previous run stopped while this job ran: it is billed as far as it got
+            }
+        }
+        if (!jobLog.interrupted().isEmpty()) {
+            LOG.info("journaled " + jobLog.interrupted().size() + " interrupted jobs of the previous run as receipts");
+        }
+        jobLog.clear();
+        JobJournal running = new JobJournal(jobLog, receipts);
+        this.devices = new Devices(settings.engines(), settings.queueCapacity(), running);
         Files.deleteIfExists(settings.stateDir().resolve("ticket.key")); // older versions kept the ticket key on disk
-        JobRunner runner = new JobRunner(new JobAdmission(tickets, settings.models(), clock), devices,
-                new ReceiptWriter(key.nodeId(), journal, clock), metrics, finisher);
+        JobRunner runner = new JobRunner(new JobAdmission(tickets, settings.models(), clock), devices, receipts, metrics, finisher,
+                running);
+        sampler.scheduleAtFixedRate(running::tick, 1, 1, TimeUnit.SECONDS);
         this.server = serverBuilder == null ? null : serverBuilder
                 .addService(new NodeAgentService(key.nodeId(), runner, settings.models(), devices, settings.version()))
                 .addService(health.getHealthService())
@@ -258,6 +274,7 @@ public final class AgentNode {
             metricsServer.close();
         }
         devices.close();
+        jobLog.close();
         journal.close();
         return "drained" + (clean ? "" : " (drain bound of " + bound.toSeconds() + " s reached: cancelled the jobs still running)")
                 + ": " + journal.pendingReceipts() + " receipts and " + journal.unacknowledgedBatches()

@@ -19,11 +19,16 @@ public final class Devices implements AutoCloseable {
     private final List<JobScheduler> schedulers = new ArrayList<>();
 
     public Devices(List<InferenceEngine> engines, int queueCapacity) {
+        this(engines, queueCapacity, JobScheduler.JobTracker.NONE);
+    }
+
+    /** @param tracker told when each job starts running (the node's job journal) */
+    public Devices(List<InferenceEngine> engines, int queueCapacity, JobScheduler.JobTracker tracker) {
         if (engines.isEmpty()) {
             throw new IllegalArgumentException("a node needs at least one engine");
         }
         for (InferenceEngine e : engines) {
-            schedulers.add(new JobScheduler(e.device(), e, queueCapacity));
+            schedulers.add(new JobScheduler(e.device(), e, queueCapacity, tracker));
         }
     }
 

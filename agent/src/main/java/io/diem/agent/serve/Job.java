@@ -25,6 +25,9 @@ public final class Job {
     final long admittedNanos;
     /** The device whose scheduler ran (or finished) the job; set before it runs. */
     volatile JobScheduler ranOn;
+    /** Progress so far, for the job journal: compute metered by the steps run, completion tokens streamed. */
+    private final java.util.concurrent.atomic.AtomicLong computeNanos = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger streamed = new java.util.concurrent.atomic.AtomicInteger();
 
     public Job(JobTicket ticket, Model model, GenerationRequest request, TokenSink sink,
             BiConsumer<GenerationResult, Throwable> onFinish, long admittedAtUnixMicros) {
@@ -39,6 +42,22 @@ public final class Job {
 
     public String id() {
         return ticket.getJobId();
+    }
+
+    void addCompute(long nanos) {
+        computeNanos.addAndGet(nanos);
+    }
+
+    long computeNanos() {
+        return computeNanos.get();
+    }
+
+    void addStreamed(int tokens) {
+        streamed.addAndGet(tokens);
+    }
+
+    int streamed() {
+        return streamed.get();
     }
 
     public void cancel() {

@@ -33,14 +33,16 @@ public final class JobRunner {
     private final ReceiptWriter receipts;
     private final AgentMetrics metrics;
     private final ExecutorService finisher;
+    private final JobJournal jobs;
 
-    public JobRunner(JobAdmission admission, Devices devices, ReceiptWriter receipts, AgentMetrics metrics,
-            ExecutorService finisher) {
+    JobRunner(JobAdmission admission, Devices devices, ReceiptWriter receipts, AgentMetrics metrics,
+            ExecutorService finisher, JobJournal jobs) {
         this.admission = admission;
         this.devices = devices;
         this.receipts = receipts;
         this.metrics = metrics;
         this.finisher = finisher;
+        this.jobs = jobs;
     }
 
     /** Admits and queues the job; its events, or its refusal, go to {@code call}. */
@@ -76,6 +78,7 @@ public final class JobRunner {
                 delta.addTokenIds(id);
             }
             call.send(ExecuteResponse.newBuilder().setDelta(delta).build());
+            self.get().addStreamed(ids.length);
         }, (result, failure) -> finisher.execute(() -> finish(self.get(), call, result, failure)), admitted.admittedAtUnixMicros());
         self.set(job);
         return job;
@@ -93,6 +96,7 @@ public final class JobRunner {
         ReceiptWriter.Written written;
         try {
             written = receipts.write(job.ticket, usage, job.admittedAtUnixMicros);
+            jobs.finished(job); // its receipt is durable: no interrupted one after a crash
         } catch (IOException e) {
             LOG.log(Level.SEVERE, "could not make the receipt of job " + job.id() + " durable", e);
             if (!call.isCancelled()) {

@@ -35,10 +35,23 @@ public final class JobScheduler implements AutoCloseable {
     private final Thread worker;
     private volatile Job running;
     private volatile long busyNanos;
+    private final JobTracker tracker;
+
+    /** Told when a job starts running on this device (the node journals it, so a crash leaves an interrupted receipt). */
+    public interface JobTracker {
+        JobTracker NONE = job -> {};
+
+        void started(Job job);
+    }
 
     public JobScheduler(String device, InferenceEngine engine, int queueCapacity) {
+        this(device, engine, queueCapacity, JobTracker.NONE);
+    }
+
+    public JobScheduler(String device, InferenceEngine engine, int queueCapacity, JobTracker tracker) {
         this.device = device;
         this.engine = engine;
+        this.tracker = tracker;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.worker = new Thread(this::work, "scheduler-" + device);
         this.worker.setDaemon(true);
@@ -129,7 +142,9 @@ public final class JobScheduler implements AutoCloseable {
                 job.request.promptTokens().size() + Math.min(job.request.sampling().maxTokens(),
                         job.request.tokenLimit() > 0 ? job.request.tokenLimit() : Integer.MAX_VALUE));
         try (Sequence sequence = engine.newSequence(job.model, capacity)) {
-            result = Generator.generate(sequence, job.model.tokenizer(), job.request, job.sink, job.cancellation);
+            tracker.started(job);
+            result = Generator.generate(new MeteredSequence(sequence, job::addCompute), job.model.tokenizer(), job.request, job.sink,
+                    job.cancellation);
         } catch (RuntimeException | Error e) {
             LOG.log(Level.WARNING, "job " + job.id() + " failed on " + device, e);
             finish(job, null, e);
