@@ -76,6 +76,9 @@ public final class GatewaySession implements AutoCloseable {
     private volatile NodeState state = NodeState.NODE_STATE_UNSPECIFIED;
     private volatile boolean closing;
     private boolean usageInFlight;
+    /** When the gateway acknowledged nothing new, shipping waits (1 s doubling to 30 s) instead of resending at once. */
+    private long shipBackoffMs;
+    private long shipNotBefore;
     private long backoffMs = 1000;
     private long heartbeatMs = 5000;
     private long lastHeartbeat;
@@ -133,7 +136,7 @@ public final class GatewaySession implements AutoCloseable {
                             .setSignedAtUnixMicros(UnixMicros.now(clock)).build())).build());
                     lastHeartbeat = now;
                 }
-                if (ships && !usageInFlight) {
+                if (ships && !usageInFlight && now >= shipNotBefore) {
                     ship();
                 }
             }
@@ -165,6 +168,7 @@ public final class GatewaySession implements AutoCloseable {
     }
 
     private void booked(ReportUsageResponse r) {
+        long before = journal.acknowledgedSequence();
         try {
             int receipts = 0;
             for (SignedEnvelope e : journal.unacknowledged()) {
@@ -177,6 +181,14 @@ public final class GatewaySession implements AutoCloseable {
             r.getRejectionsList().forEach(rej -> LOG.warning("gateway did not pay receipt of job " + rej.getJobId() + ": "
                     + rej.getReason()));
             acknowledge(r.getAcknowledgedSequence());
+            if (journal.acknowledgedSequence() > before || journal.unacknowledgedBatches() == 0) {
+                shipBackoffMs = 0;
+            } else {
+                shipBackoffMs = shipBackoffMs == 0 ? 1000 : Math.min(MAX_BACKOFF_MS, shipBackoffMs * 2);
+                shipNotBefore = System.currentTimeMillis() + shipBackoffMs;
+                LOG.warning("gateway " + gateway + " acknowledged no new receipt batch (it is at batch " + r.getAcknowledgedSequence()
+                        + ", this node at " + before + "); resending in " + shipBackoffMs + " ms");
+            }
         } catch (IOException e) {
             LOG.log(Level.WARNING, "could not record the gateway's acknowledgement: " + e.getMessage(), e);
         } finally {

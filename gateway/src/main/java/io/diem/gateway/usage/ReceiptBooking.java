@@ -79,6 +79,27 @@ public final class ReceiptBooking {
                 if (e.reason() == VerificationException.Reason.SEQUENCE_REPLAYED) {
                     continue; // already booked: acknowledged again below
                 }
+                if (e.reason() == VerificationException.Reason.SEQUENCE_GAP) {
+                    // Resync: the node no longer holds the batches between (it compacted them after an acknowledgement
+                    // this ledger lost). Its signed batch names the hash it follows: continue the chain from there. Only
+                    // the node's own receipts in the missing batches are lost to booking (their jobs are charged at what
+                    // was relayed); nothing else changes, so the rule cannot be used against anyone but the node itself.
+                    ReceiptChains.Position resynced = chains.resync(position, envelope);
+                    if (resynced != null) {
+                        metrics.receiptBatchRejected("resync");
+                        LOG.warning("node " + nodeId + ": chain resynced from batch " + position.chain().lastSequence() + " to "
+                                + (resynced.chain().lastSequence()) + " (the batches between are gone from the node)");
+                        position = resynced;
+                        try {
+                            batch = position.chain().accept(envelope, nodeId, node.publicKey());
+                        } catch (VerificationException again) {
+                            LOG.warning("node " + nodeId + ": " + again.getMessage());
+                            break;
+                        }
+                        book(position, batch, response);
+                        continue;
+                    }
+                }
                 metrics.receiptBatchRejected(e.reason().name());
                 if (signedEvidence(e.reason())) {
                     flag(nodeId, "receipt batch refused: " + e.getMessage());
@@ -86,30 +107,36 @@ public final class ReceiptBooking {
                 LOG.warning("node " + nodeId + ": " + e.getMessage());
                 break;
             }
-            List<Outcome> outcomes = tx.run(sql -> {
-                List<Outcome> out = new ArrayList<>();
-                for (UsageReceipt receipt : batch.getReceiptsList()) {
-                    out.add(book(sql, node, receipt));
-                }
-                chains.acknowledge(sql, position);
-                return out;
-            });
-            nodes.invalidate();
-            for (Outcome o : outcomes) {
-                if (o.metric().equals("booked")) {
-                    metrics.receiptBooked();
-                } else {
-                    metrics.receiptRejected(o.metric());
-                }
-                if (o.flag() != null) {
-                    LOG.warning("flagged node " + nodeId + ": " + o.flag());
-                }
-                if (o.rejection() != null) {
-                    response.addRejections(ReceiptRejection.newBuilder().setJobId(o.jobId()).setReason(o.rejection()));
-                }
-            }
+            book(position, batch, response);
         }
         return response.setAcknowledgedSequence(position.chain().lastSequence()).build();
+    }
+
+    /** Books one verified batch — its receipts and the node's new chain position — in one transaction. */
+    private void book(ReceiptChains.Position position, ReceiptBatch batch, ReportUsageResponse.Builder response) {
+        Node node = position.node();
+        List<Outcome> outcomes = tx.run(sql -> {
+            List<Outcome> out = new ArrayList<>();
+            for (UsageReceipt receipt : batch.getReceiptsList()) {
+                out.add(book(sql, node, receipt));
+            }
+            chains.acknowledge(sql, position);
+            return out;
+        });
+        nodes.invalidate();
+        for (Outcome o : outcomes) {
+            if (o.metric().equals("booked")) {
+                metrics.receiptBooked();
+            } else {
+                metrics.receiptRejected(o.metric());
+            }
+            if (o.flag() != null) {
+                LOG.warning("flagged node " + node.nodeId() + ": " + o.flag());
+            }
+            if (o.rejection() != null) {
+                response.addRejections(ReceiptRejection.newBuilder().setJobId(o.jobId()).setReason(o.rejection()));
+            }
+        }
     }
 
     /**

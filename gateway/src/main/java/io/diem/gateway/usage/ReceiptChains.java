@@ -6,6 +6,10 @@ import io.diem.gateway.nodes.Node;
 import io.diem.gateway.nodes.NodeDirectory;
 import io.diem.gateway.store.Sql;
 import io.diem.sign.ReceiptChain;
+import io.diem.sign.SignedEnvelopes;
+import io.diem.sign.VerificationException;
+import io.diem.v1.ReceiptBatch;
+import io.diem.v1.SignedEnvelope;
 import java.sql.SQLException;
 
 /**
@@ -31,6 +35,24 @@ public final class ReceiptChains {
             throw new GatewayException(Kind.PERMISSION_DENIED, "node " + nodeId + " is revoked");
         }
         return new Position(node, new ReceiptChain(node.ackedSequence(), node.ackedHash()));
+    }
+
+    /**
+     * The position a node's chain jumps to when the node sent a batch past a gap it can no longer fill:
+     * just before that batch, at the hash the batch names as its previous one. Null unless the envelope
+     * verifies under the node's key (a forged batch moves nothing).
+     */
+    public Position resync(Position position, SignedEnvelope envelope) {
+        ReceiptBatch batch;
+        try {
+            batch = SignedEnvelopes.open(envelope, position.node().nodeId(), position.node().publicKey(), ReceiptBatch.parser());
+        } catch (VerificationException e) {
+            return null;
+        }
+        if (batch.getSequence() <= position.chain().lastSequence() + 1) {
+            return null;
+        }
+        return new Position(position.node(), new ReceiptChain(batch.getSequence() - 1, batch.getPreviousHash().toByteArray()));
     }
 
     /** Stores the chain's position after a batch, in the transaction that books its receipts. */

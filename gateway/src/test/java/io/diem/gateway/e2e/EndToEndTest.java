@@ -245,6 +245,32 @@ class EndToEndTest {
         }
     }
 
+    @Test
+    void aLedgerThatLostTheNodesLastAcknowledgementResyncsInsteadOfLooping() throws Exception {
+        try (LocalCluster cluster = new LocalCluster(dir, io.diem.gateway.store.Db.h2Url(dir.resolve("ledger")),
+                Duration.ofMinutes(5), 3)) {
+            cluster.startAgent("a1");
+            String node = cluster.nodeIdOf("a1");
+            cluster.approveWhenRegistered(node);
+            cluster.price(0, 1_000_000, 0);
+            String[] app = cluster.stakedAccount(10_000_000);
+            var stub = InferenceGrpc.newBlockingStub(cluster.as(app[1])).withDeadlineAfter(60, TimeUnit.SECONDS);
+            drain(stub.generate(request(2)), new StringBuilder());
+            await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 10, "").size() == 1
+                    && cluster.gateway.nodes().node(node).orElseThrow().ackedSequence() >= 1);
+            Thread.sleep(500); // the agent records the acknowledgement and compacts the batch away
+            // The ledger forgets it booked that batch (a restored backup, a lost commit): it now expects batch 1 again.
+            cluster.ledger.tx().run(sql -> sql.update("UPDATE nodes SET acked_sequence = 0, acked_hash_hex = ? WHERE node_id = ?",
+                    "0".repeat(64), node));
+            cluster.gateway.nodes().invalidate();
+            drain(stub.generate(request(3)), new StringBuilder());
+            await().atMost(Duration.ofSeconds(20)).until(() -> cluster.ledger.usage(app[0], 10, "").size() == 2);
+            assertThat(cluster.gateway.nodes().node(node).orElseThrow().flagReason()).isNull();
+            assertThat(cluster.gateway.metrics().registry().find("diem.gateway.receipt.batches.rejected").tag("reason", "resync")
+                    .counter().count()).isEqualTo(1.0);
+        }
+    }
+
     /** promtool check metrics, where promtool is installed (CI installs it). */
     private void assertValidPrometheusText(String text) throws Exception {
         Path promtool = Path.of("/usr/bin/promtool");
