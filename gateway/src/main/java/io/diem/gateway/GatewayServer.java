@@ -114,7 +114,7 @@ public final class GatewayServer {
         metrics.gauge("diem.gateway.reservations.open", "Reservations holding credit (calls in flight or awaiting receipts)",
                 ledger::openReservations);
         for (NodeState state : new NodeState[] {NodeState.NODE_STATE_PENDING, NodeState.NODE_STATE_HEALTHY,
-                NodeState.NODE_STATE_SILENT, NodeState.NODE_STATE_FLAGGED, NodeState.NODE_STATE_REVOKED}) {
+                NodeState.NODE_STATE_SILENT, NodeState.NODE_STATE_FLAGGED, NodeState.NODE_STATE_SUSPENDED, NodeState.NODE_STATE_REVOKED}) {
             metrics.gauge("diem.gateway.nodes", "Nodes by state", () -> nodes.nodes().stream()
                     .filter(n -> nodes.state(n) == state).count(), "state", state.name().replace("NODE_STATE_", "").toLowerCase());
         }

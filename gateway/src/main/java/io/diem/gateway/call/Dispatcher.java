@@ -102,6 +102,7 @@ public final class Dispatcher {
                             + relayed + " tokens; you are charged only for what was delivered");
                 }
                 jobs.recordRelayed(jobId, summary.getPromptTokens(), relayed, true);
+                picker.outliers().succeeded(node.nodeId());
             } catch (NodeFailure e) {
                 nodeNanos += System.nanoTime() - dispatchedAt;
                 if (caller.cancelled() || e.failureCause() == NodeFailure.Cause.CANCELLED
@@ -110,6 +111,9 @@ public final class Dispatcher {
                     throw e.failureCause() == NodeFailure.Cause.DEADLINE_EXCEEDED
                             ? new GatewayException(Kind.DEADLINE_EXCEEDED, e.getMessage())
                             : new GatewayException(Kind.CANCELLED, "call cancelled");
+                }
+                if (e.failureCause() == NodeFailure.Cause.NODE_FAILED) {
+                    picker.outliers().failed(node.nodeId());
                 }
                 if (relayed == 0) {
                     jobs.transition(jobId, State.DISPATCHED, State.ABANDONED); // never charged

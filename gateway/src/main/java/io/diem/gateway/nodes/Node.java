@@ -6,11 +6,12 @@ import java.util.Locale;
 
 /**
  * One node as the gateway's directory sees it (a {@code nodes} row). Times in µs since the epoch;
- * {@code ackedSequence}/{@code ackedHash} are the last receipt batch booked from it.
+ * {@code ackedSequence}/{@code ackedHash} are the last receipt batch booked from it; until
+ * {@code suspendedUntil} it takes no jobs (missed receipts, {@link NodeDirectory#missedReceipt}).
  */
 public record Node(String nodeId, PublicKey publicKey, String endpoint, Approval approval, String flagReason,
         List<ServedModel> models, String engine, String agentVersion, long registeredAt, long lastHeartbeatAt,
-        int running, int queued, int gpusOnline, long ackedSequence, byte[] ackedHash) {
+        int running, int queued, int gpusOnline, long ackedSequence, byte[] ackedHash, long suspendedUntil) {
 
     /** What an operator decided: new nodes are pending until approved; revoked is final until approved again. */
     public enum Approval {

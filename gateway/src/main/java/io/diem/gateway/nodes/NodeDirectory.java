@@ -38,7 +38,8 @@ public final class NodeDirectory {
     private static final Gson GSON = new Gson();
     private static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(5);
     private static final String SELECT = "SELECT node_id, public_key_hex, endpoint, state, flag_reason, models_json, engine, "
-            + "agent_version, registered_at, last_heartbeat_at, running, queued, gpus_online, acked_sequence, acked_hash_hex FROM nodes";
+            + "agent_version, registered_at, last_heartbeat_at, running, queued, gpus_online, acked_sequence, acked_hash_hex, suspended_until "
+            + "FROM nodes";
 
     private final Tx tx;
     private final Clock clock;
@@ -156,7 +157,8 @@ public final class NodeDirectory {
     }
 
     private Node setApproval(String nodeId, Approval approval, boolean clearFlag) {
-        int n = tx.run(sql -> sql.update("UPDATE nodes SET state = ?" + (clearFlag ? ", flag_reason = NULL" : "") + " WHERE node_id = ?",
+        int n = tx.run(sql -> sql.update("UPDATE nodes SET state = ?" + (clearFlag ? ", flag_reason = NULL, suspended_until = 0" : "")
+                + " WHERE node_id = ?",
                 approval.column(), nodeId));
         if (n == 0) {
             throw new GatewayException(Kind.NOT_FOUND, "no node '" + nodeId + "'");
@@ -203,9 +205,39 @@ public final class NodeDirectory {
             case PENDING -> NodeState.NODE_STATE_PENDING;
             case REVOKED -> NodeState.NODE_STATE_REVOKED;
             case APPROVED -> n.flagReason() != null ? NodeState.NODE_STATE_FLAGGED
-                    : now() - n.lastHeartbeatAt() <= healthTimeout.toNanos() / 1000 ? NodeState.NODE_STATE_HEALTHY
+                    : now() < n.suspendedUntil() ? NodeState.NODE_STATE_SUSPENDED
+                    : live(n) ? NodeState.NODE_STATE_HEALTHY
                     : NodeState.NODE_STATE_SILENT;
         };
+    }
+
+    /** Heartbeating within the health timeout. */
+    public boolean live(Node n) {
+        return now() - n.lastHeartbeatAt() <= healthTimeout.toNanos() / 1000;
+    }
+
+    /** Receipts a live node may miss within {@link #MISS_WINDOW_MICROS} before it is suspended. */
+    public static final int MISSES_BEFORE_SUSPENSION = 5;
+    static final long MISS_WINDOW_MICROS = 3_600_000_000L;
+    static final long SUSPENSION_MICROS = 900_000_000L;
+
+    /**
+     * The node was up but sent no receipt for {@code jobId} in time: one miss on its record. With
+     * {@value #MISSES_BEFORE_SUSPENSION} misses within an hour it is suspended for 15 minutes (each
+     * further miss restarts that) and then takes jobs again by itself. One crash never suspends a node:
+     * a node that is down misses nothing (its receipts come back, marked interrupted, when it restarts).
+     * Returns whether the node is now suspended. In the caller's transaction.
+     */
+    public static boolean missedReceipt(Sql sql, String nodeId, String jobId, long nowMicros) throws SQLException {
+        sql.update("INSERT INTO node_misses (job_id, node_id, missed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", jobId, nodeId,
+                nowMicros);
+        long recent = sql.number("SELECT COUNT(*) FROM node_misses WHERE node_id = ? AND missed_at > ?", nodeId,
+                nowMicros - MISS_WINDOW_MICROS);
+        if (recent < MISSES_BEFORE_SUSPENSION) {
+            return false;
+        }
+        sql.update("UPDATE nodes SET suspended_until = ? WHERE node_id = ?", nowMicros + SUSPENSION_MICROS, nodeId);
+        return true;
     }
 
     private Node changed(String nodeId) {
@@ -228,6 +260,6 @@ public final class NodeDirectory {
         List<ServedModel> models = GSON.fromJson(rs.getString(6), new TypeToken<List<ServedModel>>() {}.getType());
         return new Node(rs.getString(1), key, rs.getString(3), Approval.ofColumn(rs.getString(4)), rs.getString(5), models,
                 rs.getString(7), rs.getString(8), rs.getLong(9), rs.getLong(10), rs.getInt(11), rs.getInt(12), rs.getInt(13),
-                rs.getLong(14), Hashes.unhex(rs.getString(15)));
+                rs.getLong(14), Hashes.unhex(rs.getString(15)), rs.getLong(16));
     }
 }

@@ -11,10 +11,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Chooses the node for a job: the least loaded healthy, approved, unflagged node serving the model
- * that has an open session with this gateway,
- * where load is what the node last reported plus the jobs this gateway has in flight on it (so a
- * burst between heartbeats spreads out). Ties go to the smallest node id.
+ * Chooses the node for a job: among healthy, approved, unflagged nodes serving the model that have an
+ * open session with this gateway and are not ejected ({@link OutlierEjection}), a node proven healthy
+ * since its last failure before one that is not, then the least loaded, where load is what the node
+ * last reported plus the jobs this gateway has in flight on it (so a burst between heartbeats spreads
+ * out). Ties go to the smallest node id.
  */
 public final class NodePicker {
 
@@ -24,10 +25,16 @@ public final class NodePicker {
     private final NodeDirectory directory;
     private final NodeSessions sessions;
     private final Map<String, AtomicInteger> inflight = new ConcurrentHashMap<>();
+    private final OutlierEjection outliers = new OutlierEjection();
 
     public NodePicker(NodeDirectory directory, NodeSessions sessions) {
         this.directory = directory;
         this.sessions = sessions;
+    }
+
+    /** Dispatch outcomes of each node (the dispatcher reports them). */
+    public OutlierEjection outliers() {
+        return outliers;
     }
 
     /** Healthy, approved, unflagged nodes with a session open here. */
@@ -39,8 +46,9 @@ public final class NodePicker {
     /** The least loaded eligible node serving {@code model}, other than those in {@code exclude}. */
     public Optional<Node> pick(String model, Set<String> exclude) {
         return eligible().stream()
-                .filter(n -> n.serves(model) && !exclude.contains(n.nodeId()))
-                .min(Comparator.comparingInt((Node n) -> n.reportedLoad() + inflight(n.nodeId()).get()).thenComparing(Node::nodeId));
+                .filter(n -> n.serves(model) && !exclude.contains(n.nodeId()) && !outliers.ejected(n.nodeId()))
+                .min(Comparator.comparing((Node n) -> outliers.unproven(n.nodeId()))
+                        .thenComparingInt(n -> n.reportedLoad() + inflight(n.nodeId()).get()).thenComparing(Node::nodeId));
     }
 
     /** Jobs this gateway is relaying from {@code nodeId} right now (the dispatcher counts them up and down). */

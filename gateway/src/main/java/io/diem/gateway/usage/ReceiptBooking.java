@@ -230,25 +230,31 @@ public final class ReceiptBooking {
 
     /**
      * Jobs whose stream ended more than {@code receiptTtl} ago with no receipt: each is charged at what
-     * was relayed and its node flagged, in one transaction that re-checks the job under its lock (a
-     * receipt booked meanwhile wins).
+     * was relayed (the node is not paid), in one transaction that re-checks the job under its lock (a
+     * receipt booked meanwhile wins). A node that was up counts a miss on its reliability record
+     * ({@link NodeDirectory#missedReceipt}: suspended past a threshold, back by itself); a node that is
+     * down counts none (a crash; its interrupted receipts follow when it restarts).
      */
     public int settleOverdue(Duration receiptTtl) {
         int settled = 0;
         for (Jobs.Job due : jobs.awaitingReceipt(ledger.now() - receiptTtl.toNanos() / 1000)) {
-            String why = "no receipt for job " + due.jobId() + " within " + receiptTtl.toSeconds() + " s";
-            boolean done = tx.run(sql -> {
+            boolean up = nodes.node(due.nodeId()).map(nodes::live).orElse(false);
+            long now = ledger.now();
+            Boolean suspended = tx.run(sql -> {
                 Jobs.Job job = Jobs.lock(sql, due.jobId()).orElse(null);
                 if (job == null || job.state() != State.DISPATCHED) {
-                    return false;
+                    return null;
                 }
                 settleAtRelayed(sql, job, Prices.findOrFree(sql, job.model()), "no receipt within " + receiptTtl.toSeconds() + " s");
-                NodeDirectory.flag(sql, job.nodeId(), why);
-                return true;
+                return up && NodeDirectory.missedReceipt(sql, job.nodeId(), job.jobId(), now);
             });
-            if (done) {
+            if (suspended != null) {
                 nodes.invalidate();
-                LOG.warning("flagged node " + due.nodeId() + ": " + why);
+                metrics.receiptRejected(up ? "missed" : "missed_while_down");
+                if (suspended) {
+                    LOG.warning("suspended node " + due.nodeId() + " for 15 min: " + NodeDirectory.MISSES_BEFORE_SUSPENSION
+                            + " or more receipts missing in the last hour while it was up");
+                }
                 settled++;
             }
         }
