@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.logging.Logger;
 
 /**
@@ -54,6 +55,14 @@ public final class UsageJournal implements AutoCloseable {
     private long ackedCoveredReceipt;
     private long coveredReceipt;
     private final long cutBytes;
+    /** Shared while a job's receipt is appended and its job reported; exclusive while sealing ({@link #holdingSeals}). */
+    private final ReentrantReadWriteLock sealGate = new ReentrantReadWriteLock();
+
+    /** A step run with sealing held off. */
+    @FunctionalInterface
+    public interface Step<E extends Exception> {
+        void run() throws E;
+    }
 
     private UsageJournal(Path dir, NodeKey key, RecordLog receipts, RecordLog batches, long cutBytes) {
         this.dir = dir;
@@ -151,7 +160,33 @@ public final class UsageJournal implements AutoCloseable {
      * when nothing is pending. Only receipts already synced are ever sealed (append syncs before it
      * returns, and sealing syncs the receipts log first).
      */
-    public synchronized SignedEnvelope seal(int max, long nowMicros) throws IOException {
+    public SignedEnvelope seal(int max, long nowMicros) throws IOException {
+        sealGate.writeLock().lock();
+        try {
+            synchronized (this) {
+                return sealPending(max, nowMicros);
+            }
+        } finally {
+            sealGate.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Runs {@code step} with sealing held off: a receipt it appends goes into a batch only after it
+     * returns. A job's receipt is appended and its caller told the job is done inside one step, so the
+     * gateway always receives a job's last event before the batch with its receipt, and books that
+     * receipt against what it relayed.
+     */
+    public <E extends Exception> void holdingSeals(Step<E> step) throws E {
+        sealGate.readLock().lock();
+        try {
+            step.run();
+        } finally {
+            sealGate.readLock().unlock();
+        }
+    }
+
+    private SignedEnvelope sealPending(int max, long nowMicros) throws IOException {
         if (pending.isEmpty()) {
             return null;
         }

@@ -50,6 +50,11 @@ public final class ReceiptWriter {
         return new Written(receipt, journal.append(receipt));
     }
 
+    /** Runs {@code step} with sealing held off ({@link UsageJournal#holdingSeals}): write the receipt and report the job inside it. */
+    public <E extends Exception> void holdingSeals(UsageJournal.Step<E> step) throws E {
+        journal.holdingSeals(step);
+    }
+
     /** The receipt of the job run under {@code ticket} as of now (not journaled). */
     public UsageReceipt receipt(JobTicket ticket, JobUsage usage, long startedAtUnixMicros) {
         long finishedAt = UnixMicros.now(clock);

@@ -84,8 +84,16 @@ public final class JobRunner {
         return job;
     }
 
-    /** Appends the receipt (durably), then reports the summary: a job is done only once its usage is safe. */
+    /**
+     * Appends the receipt (durably), then reports the summary: a job is done only once its usage is
+     * safe. Both happen with sealing held off, so the receipt ships only after the summary was sent
+     * (the gateway then books it against what it relayed, never against a relay not yet recorded).
+     */
     private void finish(Job job, JobStream call, GenerationResult result, Throwable failure) {
+        receipts.holdingSeals(() -> writeAndReport(job, call, result, failure));
+    }
+
+    private void writeAndReport(Job job, JobStream call, GenerationResult result, Throwable failure) {
         JobScheduler device = job.ranOn;
         ComputeKind kind = device.engine().computeKind();
         JobUsage usage = failure != null

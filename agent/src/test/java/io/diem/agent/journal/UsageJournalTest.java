@@ -36,6 +36,45 @@ class UsageJournalTest {
     }
 
     @Test
+    void aReceiptAppendedWhileSealsAreHeldShipsOnlyAfterItsJobWasReported() throws Exception {
+        try (UsageJournal j = UsageJournal.open(dir, key)) {
+            List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
+            java.util.concurrent.CountDownLatch appended = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch report = new java.util.concurrent.CountDownLatch(1);
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                Future<?> finisher = pool.submit(() -> {
+                    j.holdingSeals(() -> {
+                        j.append(receipt("a"));
+                        appended.countDown();
+                        report.await();
+                        order.add("reported a");
+                    });
+                    return null;
+                });
+                appended.await();
+                java.util.concurrent.atomic.AtomicReference<Thread> sealer = new java.util.concurrent.atomic.AtomicReference<>();
+                Future<SignedEnvelope> sealed = pool.submit(() -> {
+                    sealer.set(Thread.currentThread());
+                    SignedEnvelope batch = j.seal(10, 1);
+                    order.add("sealed " + jobs(batch));
+                    return batch;
+                });
+                // The sealer blocks on the gate while the job is not yet reported.
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> sealer.get() != null
+                        && sealer.get().getState() == Thread.State.WAITING);
+                assertThat(sealed).isNotDone();
+                report.countDown();
+                finisher.get();
+                assertThat(jobs(sealed.get())).containsExactly("a");
+                assertThat(order).containsExactly("reported a", "sealed [a]");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void receiptsSurviveReopenAndAreSealedOnceIntoAChain() throws Exception {
         try (UsageJournal j = UsageJournal.open(dir, key)) {
             assertThat(j.append(receipt("a"))).isEqualTo(1);

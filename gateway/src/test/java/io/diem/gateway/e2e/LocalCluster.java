@@ -95,7 +95,7 @@ final class LocalCluster implements AutoCloseable {
         Process p = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
                 "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", gateways, "--gateway-insecure",
                 "--no-local-api", "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
-                .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile())).start();
         agents.add(p);
         return p;
     }
