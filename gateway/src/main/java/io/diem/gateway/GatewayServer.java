@@ -13,6 +13,7 @@ import io.diem.gateway.api.SessionNodeLink;
 import io.diem.gateway.api.StakingService;
 import io.diem.gateway.api.StrictRequests;
 import io.diem.gateway.call.Admission;
+import io.diem.gateway.call.CallRecovery;
 import io.diem.gateway.call.CallLimits;
 import io.diem.gateway.call.Dispatcher;
 import io.diem.gateway.call.Jobs;
@@ -51,7 +52,7 @@ public final class GatewayServer {
 
     private static final Logger LOG = Logger.getLogger(GatewayServer.class.getName());
 
-    /** Tunables, each a config key of {@code diem-gateway serve}; {@code dataDir} holds the ticket secret (0600). */
+    /** Tunables, each a config key of {@code diem-gateway serve}; {@code dataDir} holds the ticket secret (0600) and the gateway's id. */
     public record Settings(String metricsHost, int metricsPort, Duration heartbeatInterval, Duration healthTimeout,
             Duration receiptTtl, boolean autoCloseEpochs, Duration epochCloseDelay, int providerBps,
             CallLimits limits, Path dataDir) {
@@ -76,6 +77,7 @@ public final class GatewayServer {
     private final ScheduledExecutorService background =
             Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gateway-background"));
     private MetricsHttpServer metricsServer;
+    private final String gatewayId;
     private volatile boolean draining;
 
     public GatewayServer(ServerBuilder<?> builder, Ledger ledger) throws IOException {
@@ -88,6 +90,7 @@ public final class GatewayServer {
         this.nodes = new NodeDirectory(ledger.tx(), ledger.clock(), settings.heartbeatInterval(), settings.healthTimeout());
         this.sessions = new NodeSessions(nodes, ledger.clock());
         this.picker = new NodePicker(nodes, sessions);
+        this.gatewayId = CallRecovery.gatewayId(settings.dataDir());
         TicketKeys ticketKeys = new TicketKeys(settings.dataDir().resolve("ticket.secret"), ledger.tx());
         Jobs jobs = new Jobs(ledger.tx(), ledger.clock());
         this.booking = new ReceiptBooking(ledger, nodes, jobs, metrics);
@@ -95,7 +98,7 @@ public final class GatewayServer {
         ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
         RequestMetricsInterceptor requests = new RequestMetricsInterceptor(metrics);
         this.inference = new InferenceService(ledger, picker,
-                new Admission(ledger, picker, metrics, settings.limits()),
+                new Admission(ledger, picker, metrics, settings.limits(), gatewayId),
                 new Dispatcher(ledger, picker, ticketKeys, new SessionNodeLink(sessions), jobs, metrics, settings.limits()));
         this.server = builder
                 .addService(StrictRequests.wrap(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth,
@@ -121,6 +124,7 @@ public final class GatewayServer {
     }
 
     public GatewayServer start() throws IOException, InterruptedException {
+        CallRecovery.recover(ledger, gatewayId); // the previous run's calls, before this one takes any
         server.start();
         health.setStatus("", ServingStatus.SERVING);
         metricsServer = new MetricsHttpServer(settings.metricsHost(), settings.metricsPort(), metrics.registry(), () -> !draining);

@@ -12,7 +12,6 @@ import io.diem.v1.GenerateRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 
@@ -37,9 +36,12 @@ public final class Admission {
     private final NodePicker picker;
     private final GatewayMetrics metrics;
     private final CallLimits limits;
+    private final String gatewayId;
     private final Map<String, Semaphore> perKey = new ConcurrentHashMap<>();
 
-    public Admission(Ledger ledger, NodePicker picker, GatewayMetrics metrics, CallLimits limits) {
+    /** {@code gatewayId} names this gateway's reservations ({@link CallRecovery}). */
+    public Admission(Ledger ledger, NodePicker picker, GatewayMetrics metrics, CallLimits limits, String gatewayId) {
+        this.gatewayId = gatewayId;
         this.ledger = ledger;
         this.picker = picker;
         this.metrics = metrics;
@@ -89,7 +91,7 @@ public final class Admission {
         }
         long maxPrompt = Math.min(promptTokenBound(request), context - 1);
         long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
-        String callId = "call_" + UUID.randomUUID();
+        String callId = CallRecovery.newCallId(gatewayId);
         try {
             ledger.reserve(callId, key.accountId(), key.keyId(), worst);
         } catch (GatewayException e) {

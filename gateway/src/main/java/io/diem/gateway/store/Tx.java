@@ -5,6 +5,8 @@ import io.diem.gateway.error.GatewayException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.function.LongConsumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Runs units of work as transactions on the {@link Db}: commit when the work returns, roll back when
@@ -17,6 +19,8 @@ import java.util.function.LongConsumer;
  * {@code UNAVAILABLE}; refusals thrown by the work pass through unchanged.
  */
 public final class Tx {
+
+    private static final Logger LOG = Logger.getLogger(Tx.class.getName());
 
     /** A unit of work on one transaction's statements. */
     @FunctionalInterface
@@ -77,7 +81,10 @@ public final class Tx {
                 if (retryable(e.getSQLState(), retryDuplicateKey) && attempt < ATTEMPTS) {
                     continue;
                 }
-                throw new GatewayException(Kind.UNAVAILABLE, "ledger database error: " + e.getMessage(), e);
+                // The database's own text (SQL, values) stays in the gateway's log; the caller gets the SQLSTATE.
+                LOG.log(Level.WARNING, "ledger database error (SQLSTATE " + e.getSQLState() + "): " + e.getMessage(), e);
+                throw new GatewayException(Kind.UNAVAILABLE, "ledger database error (SQLSTATE " + e.getSQLState()
+                        + "); the gateway logged the details, retry later", e);
             }
         }
     }
