@@ -98,6 +98,16 @@ public final class Jobs {
                 + "LIMIT 500", Jobs::read, relayedBefore));
     }
 
+    /** How many of {@code jobIds} are still dispatched with no relay record yet (their stream's end not recorded). */
+    public long unrelayed(List<String> jobIds) {
+        if (jobIds.isEmpty()) {
+            return 0;
+        }
+        String marks = String.join(", ", java.util.Collections.nCopies(jobIds.size(), "?"));
+        return tx.run(sql -> sql.number("SELECT COUNT(*) FROM jobs WHERE state = 'dispatched' AND relayed_at = 0 AND job_id IN ("
+                + marks + ")", jobIds.toArray()));
+    }
+
     private static Job read(ResultSet rs) throws SQLException {
         return new Job(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6),
                 rs.getLong(7), rs.getLong(8), rs.getLong(9), rs.getLong(10), State.ofColumn(rs.getString(11)), rs.getBoolean(12),

@@ -10,7 +10,7 @@ import picocli.CommandLine;
  */
 @Command(name = "diem-gateway", mixinStandardHelpOptions = true,
         description = "The diem-compute gateway: authenticates calls, admits them against staked DIEM, dispatches to nodes.",
-        subcommands = {ServeCommand.class, TlsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, TlsCommand.class, CheckLedgerCommand.class, CommandLine.HelpCommand.class})
 public final class GatewayMain {
 
     public static void main(String[] args) {

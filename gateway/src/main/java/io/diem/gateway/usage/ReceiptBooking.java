@@ -41,6 +41,8 @@ import java.util.logging.Logger;
 public final class ReceiptBooking {
 
     private static final Logger LOG = Logger.getLogger(ReceiptBooking.class.getName());
+    /** How long booking waits for another gateway to record the end of a stream it relayed. */
+    static final Duration RELAY_RECORD_WAIT = Duration.ofSeconds(5);
 
     /** What booking one receipt came to: the metric reason, why it is not paid (or null), the flag it raised (or null). */
     private record Outcome(String jobId, String metric, String rejection, String flag) {}
@@ -112,9 +114,36 @@ public final class ReceiptBooking {
         return response.setAcknowledgedSequence(position.chain().lastSequence()).build();
     }
 
+    /**
+     * Waits (up to {@link #RELAY_RECORD_WAIT}) until every job of the batch has its relay record in
+     * the ledger. A node's receipts may reach any gateway it has a session with, while the stream was
+     * relayed by another, which records its end a moment later: a completed stream is then charged
+     * what it showed, not capped at a relay not yet recorded. Past the bound (the relaying gateway
+     * died mid-stream) the receipt is booked against what is recorded.
+     */
+    private void awaitRelayRecords(Node node, ReceiptBatch batch) {
+        List<String> jobIds = batch.getReceiptsList().stream().map(UsageReceipt::getJobId).toList();
+        long deadline = System.nanoTime() + RELAY_RECORD_WAIT.toNanos();
+        long unrelayed;
+        while ((unrelayed = jobs.unrelayed(jobIds)) > 0) {
+            if (System.nanoTime() > deadline) {
+                LOG.warning("node " + node.nodeId() + ": booking " + unrelayed + " receipts whose relay was never recorded "
+                        + "(charged at most for prompt and compute)");
+                return;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     /** Books one verified batch — its receipts and the node's new chain position — in one transaction. */
     private void book(ReceiptChains.Position position, ReceiptBatch batch, ReportUsageResponse.Builder response) {
         Node node = position.node();
+        awaitRelayRecords(node, batch);
         List<Outcome> outcomes = tx.run(sql -> {
             List<Outcome> out = new ArrayList<>();
             for (UsageReceipt receipt : batch.getReceiptsList()) {

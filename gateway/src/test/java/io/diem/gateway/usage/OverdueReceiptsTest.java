@@ -38,6 +38,7 @@ class OverdueReceiptsTest {
     Jobs jobs;
     ReceiptBooking booking;
     String node;
+    NodeKey key;
     String account;
     int job;
 
@@ -48,7 +49,7 @@ class OverdueReceiptsTest {
         nodes = new NodeDirectory(ledger.tx(), clock, Duration.ofSeconds(5), Duration.ofSeconds(15));
         jobs = new Jobs(ledger.tx(), clock);
         booking = new ReceiptBooking(ledger, nodes, jobs, new GatewayMetrics());
-        NodeKey key = NodeKey.generate();
+        key = NodeKey.generate();
         NodeSession session = new NodeSessions(nodes, clock).open(new NodeSession.Sender() {
             @Override
             public void send(GatewayMessage message) {}
@@ -110,6 +111,33 @@ class OverdueReceiptsTest {
         nodes.invalidate();
         assertThat(state()).isEqualTo(NodeState.NODE_STATE_HEALTHY);
         assertThat(ledger.invariantViolations()).isEmpty();
+    }
+
+    @Test
+    void aReceiptThatArrivesBeforeAnotherGatewayRecordedTheRelayIsChargedWhatTheStreamShowed() throws Exception {
+        String id = "job-cross";
+        ledger.reserve(id, account, null, 100_000);
+        jobs.insert(new Jobs.Job(id, id, account, null, node, "tiny", 64, 16, 1_000_000, ledger.now(), Jobs.State.DISPATCHED, false,
+                0, 0, 0));
+        io.diem.v1.UsageReceipt receipt = io.diem.v1.UsageReceipt.newBuilder().setJobId(id).setNodeId(node).setModel("tiny")
+                .setPromptTokens(3).setCompletionTokens(7).setStartedAtUnixMicros(ledger.now() - 1_000)
+                .setFinishedAtUnixMicros(ledger.now()).setFinishReason(io.diem.v1.FinishReason.FINISH_REASON_LENGTH).build();
+        io.diem.v1.SignedEnvelope batch = io.diem.sign.ReceiptChain.empty().seal(key, java.util.List.of(receipt), ledger.now());
+        // The gateway that relayed the stream records its end a moment after the receipt reached this one.
+        Thread relaying = new Thread(() -> {
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                return;
+            }
+            jobs.recordRelayed(id, 3, 7, true);
+        });
+        relaying.start();
+        assertThat(booking.report(io.diem.v1.ReportUsageRequest.newBuilder().addBatches(batch).build()).getAcknowledgedSequence())
+                .isEqualTo(1);
+        relaying.join();
+        assertThat(ledger.usage(account, 10, "")).singleElement().satisfies(u -> assertThat(u.cost()).isEqualTo(7)); // not capped at 0
+        assertThat(jobs.get(id).orElseThrow().state()).isEqualTo(Jobs.State.BOOKED);
     }
 
     @Test
