@@ -55,7 +55,7 @@ start() { # start g0|g1|a0|a1, logs appended to $work/NAME.log
     local name=$1 i=${1:1}
     if [ "${name:0:1}" = g ]; then
         scripts/diem-gateway serve --data-dir "$work/$name" --db "$url" --port "${gw_port[$i]}" --metrics-port "957$i" \
-            --auto-close-epochs false --receipt-ttl-seconds 20 \
+            --auto-close-epochs false --receipt-ttl-seconds 60 \
             --tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key" >> "$work/$name.log" 2>&1 &
         pid[$name]=$!
         for _ in $(seq 1 150); do listening "${gw_port[$i]}" && return 0; sleep 0.2; done
@@ -121,8 +121,8 @@ sleep 3
 touch "$work/stop"
 wait "${client_pids[@]}" 2>/dev/null || true
 
-say "letting receipts flow (jobs still awaiting a receipt are settled by the overdue sweep after 20 s)"
-for _ in $(seq 1 90); do [ "$(sql "SELECT COUNT(*) FROM jobs WHERE state = 'dispatched'")" = 0 ] && break; sleep 1; done
+say "letting receipts flow (jobs still awaiting a receipt are settled by the overdue sweep after 60 s)"
+for _ in $(seq 1 120); do [ "$(sql "SELECT COUNT(*) FROM jobs WHERE state = 'dispatched'")" = 0 ] && break; sleep 1; done
 for _ in $(seq 1 60); do
     nodes_json | python3 -c "import json,sys; n=json.load(sys.stdin).get('nodes',[]); sys.exit(0 if len(n)==2 and all(x.get('state')=='NODE_STATE_HEALTHY' for x in n) else 1)" && break
     sleep 1

@@ -76,6 +76,8 @@ public final class GatewaySession implements AutoCloseable {
     private volatile NodeState state = NodeState.NODE_STATE_UNSPECIFIED;
     private volatile boolean closing;
     private boolean usageInFlight;
+    /** The last batch sequence of the usage message in flight. */
+    private long sentUpTo;
     /** When the gateway acknowledged nothing new, shipping waits (1 s doubling to 30 s) instead of resending at once. */
     private long shipBackoffMs;
     private long shipNotBefore;
@@ -163,6 +165,7 @@ public final class GatewaySession implements AutoCloseable {
             return;
         }
         List<SignedEnvelope> chunk = unacked.subList(0, Math.min(unacked.size(), BATCHES_PER_MESSAGE));
+        sentUpTo = io.diem.v1.ReceiptBatch.parseFrom(chunk.get(chunk.size() - 1).getPayload()).getSequence();
         usageInFlight = true;
         send(NodeMessage.newBuilder().setUsage(ReportUsageRequest.newBuilder().addAllBatches(chunk)).build());
     }
@@ -181,7 +184,10 @@ public final class GatewaySession implements AutoCloseable {
             r.getRejectionsList().forEach(rej -> LOG.warning("gateway did not pay receipt of job " + rej.getJobId() + ": "
                     + rej.getReason()));
             acknowledge(r.getAcknowledgedSequence());
-            if (journal.acknowledgedSequence() > before || journal.unacknowledgedBatches() == 0) {
+            // Progress is the gateway taking what this message carried (another session may have acknowledged it
+            // first: the other gateway books from the same ledger). Only a gateway that refused part of it is waited for.
+            if (r.getAcknowledgedSequence() >= sentUpTo || journal.acknowledgedSequence() > before
+                    || journal.unacknowledgedBatches() == 0) {
                 shipBackoffMs = 0;
             } else {
                 shipBackoffMs = shipBackoffMs == 0 ? 1000 : Math.min(MAX_BACKOFF_MS, shipBackoffMs * 2);
