@@ -184,8 +184,8 @@ public final class GatewaySession implements AutoCloseable {
             r.getRejectionsList().forEach(rej -> LOG.warning("gateway did not pay receipt of job " + rej.getJobId() + ": "
                     + rej.getReason()));
             acknowledge(r.getAcknowledgedSequence());
-            // Progress is the gateway taking what this message carried (another session may have acknowledged it
-            // first: the other gateway books from the same ledger). Only a gateway that refused part of it is waited for.
+            // Progress is the gateway taking everything this message carried, or the journal moving on; only a gateway
+            // that refused part of it is waited for.
             if (r.getAcknowledgedSequence() >= sentUpTo || journal.acknowledgedSequence() > before
                     || journal.unacknowledgedBatches() == 0) {
                 shipBackoffMs = 0;
