@@ -65,7 +65,7 @@ public final class AgentNode {
     private final HealthStatusManager health = new HealthStatusManager();
     /** The local API (loopback), or null when the node runs without one. */
     private final Server server;
-    private final List<GatewaySession> sessions = new java.util.ArrayList<>();
+    private final List<GatewaySession> sessions = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("metrics-sampler"));
     private MetricsHttpServer metricsServer;
@@ -102,9 +102,10 @@ public final class AgentNode {
                 .maxInboundMessageSize(8 << 20)
                 .build();
         for (String gateway : settings.gateways()) {
-            // Receipts ship on the first gateway's session: booking is shared through the ledger, one sender keeps it in order.
+            // Receipts ship on one session, the first registered one in configured order: booking is shared through
+            // the ledger, and one sender keeps the chain in order; when that gateway is away the next one takes over.
             sessions.add(new GatewaySession(gateway, settings.gatewayCredentials(), key, journal, tickets, runner,
-                    this::registration, this::heartbeat, metrics, clock, sessions.isEmpty()));
+                    this::registration, this::heartbeat, metrics, clock, this::shipsReceipts));
         }
         devices.schedulers().forEach(this::registerDeviceGauges);
         settings.models().keySet().forEach(metrics::modelServed);
@@ -236,7 +237,17 @@ public final class AgentNode {
         return metrics;
     }
 
-    /** The sessions with the gateways, in the order configured (the first ships receipts). */
+    /** Whether {@code session} ships receipts now: the first registered session in configured order. */
+    private boolean shipsReceipts(GatewaySession session) {
+        for (GatewaySession s : sessions) {
+            if (s.registered()) {
+                return s == session;
+            }
+        }
+        return false;
+    }
+
+    /** The sessions with the gateways, in the order configured (the first registered one ships receipts). */
     public List<GatewaySession> sessions() {
         return sessions;
     }

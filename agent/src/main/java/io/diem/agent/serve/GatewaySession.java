@@ -66,7 +66,7 @@ public final class GatewaySession implements AutoCloseable {
     private final Supplier<HeartbeatPayload.Builder> heartbeat;
     private final AgentMetrics metrics;
     private final Clock clock;
-    private final boolean ships;
+    private final java.util.function.Predicate<GatewaySession> ships;
     /** Journal work, heartbeats and reconnects run here, one at a time. */
     private final ScheduledExecutorService timer;
     private final Map<String, SessionJob> jobs = new ConcurrentHashMap<>();
@@ -86,10 +86,10 @@ public final class GatewaySession implements AutoCloseable {
     private long lastHeartbeat;
     private long lastError;
 
-    /** @param ships whether this session ships receipt batches (one session of a node does) */
+    /** @param ships whether this session ships receipt batches now (one registered session of a node does) */
     public GatewaySession(String gateway, ChannelCredentials credentials, NodeKey key, UsageJournal journal, TicketVerifier tickets,
             JobRunner runner, Supplier<RegisterPayload.Builder> registration, Supplier<HeartbeatPayload.Builder> heartbeat,
-            AgentMetrics metrics, Clock clock, boolean ships) {
+            AgentMetrics metrics, Clock clock, java.util.function.Predicate<GatewaySession> ships) {
         this.gateway = gateway;
         this.channel = Grpc.newChannelBuilder(gateway, credentials).maxInboundMessageSize(16 << 20).build();
         this.key = key;
@@ -138,7 +138,7 @@ public final class GatewaySession implements AutoCloseable {
                             .setSignedAtUnixMicros(UnixMicros.now(clock)).build())).build());
                     lastHeartbeat = now;
                 }
-                if (ships && !usageInFlight && now >= shipNotBefore) {
+                if (ships.test(this) && !usageInFlight && now >= shipNotBefore) {
                     ship();
                 }
             }
@@ -380,7 +380,7 @@ public final class GatewaySession implements AutoCloseable {
     /** One last bounded attempt to ship everything, then ends the session. */
     public void flushAndClose(long boundMillis) {
         try {
-            if (ships && registered) {
+            if (registered && ships.test(this)) {
                 java.util.concurrent.CountDownLatch shipped = new java.util.concurrent.CountDownLatch(1);
                 timer.execute(() -> {
                     try {

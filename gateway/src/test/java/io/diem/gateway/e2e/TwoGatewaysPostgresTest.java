@@ -99,6 +99,17 @@ class TwoGatewaysPostgresTest {
                 var balance = cluster.ledger.balance(app[0]);
                 assertThat(balance.spent() + balance.reserved()).isLessThanOrEqualTo(balance.allowance());
                 assertThat(ledger2.invariantViolations()).isEmpty();
+
+                // The agent's first gateway goes away: its receipts now ship on the session with the second.
+                String[] later = cluster.stakedAccount(100_000);
+                cluster.gateway.stop(2);
+                var it = InferenceGrpc.newBlockingStub(ClientInterceptors.intercept(channel2, io.diem.gateway.cli.CtlOutput.bearer(later[1])))
+                        .withDeadlineAfter(60, TimeUnit.SECONDS).generate(GenerateRequest.newBuilder().setModel("tiny").setPrompt("go")
+                                .setSampling(SamplingParams.newBuilder().setMaxTokens(8).setSeed(1)).build());
+                while (it.hasNext()) {
+                    it.next();
+                }
+                await().atMost(Duration.ofSeconds(20)).until(() -> ledger2.usage(later[0], 10, "").size() == 1);
             } finally {
                 channel2.shutdownNow();
                 second.stop(2);
