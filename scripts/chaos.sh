@@ -6,18 +6,19 @@
 # the ledger invariants (diem-gateway check-ledger), every node healthy without an operator, and
 # why the calls that failed failed. Exit 1 if a check fails.
 #
-#   scripts/chaos.sh [--kills N] [--pg HOST:PORT]
+#   scripts/chaos.sh [--kills N] [--receipt-ttl SECONDS] [--pg HOST:PORT]
 #
 # Needs PostgreSQL with trust auth for user postgres (a fresh database chaos_<time> is made and kept
 # for inspection). Work files and logs: a /tmp/diem-chaos.* directory, printed at the start.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$repo"
-kills=20 pg=127.0.0.1:5432
+kills=20 pg=127.0.0.1:5432 ttl=60
 while [ $# -gt 0 ]; do
     case "$1" in
         --kills) kills=$2; shift 2 ;;
         --pg) pg=$2; shift 2 ;;
+        --receipt-ttl) ttl=$2; shift 2 ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -55,7 +56,7 @@ start() { # start g0|g1|a0|a1, logs appended to $work/NAME.log
     local name=$1 i=${1:1}
     if [ "${name:0:1}" = g ]; then
         scripts/diem-gateway serve --data-dir "$work/$name" --db "$url" --port "${gw_port[$i]}" --metrics-port "957$i" \
-            --auto-close-epochs false --receipt-ttl-seconds 60 \
+            --auto-close-epochs false --receipt-ttl-seconds "$ttl" \
             --tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key" >> "$work/$name.log" 2>&1 &
         pid[$name]=$!
         for _ in $(seq 1 150); do listening "${gw_port[$i]}" && return 0; sleep 0.2; done
@@ -121,7 +122,7 @@ sleep 3
 touch "$work/stop"
 wait "${client_pids[@]}" 2>/dev/null || true
 
-say "letting receipts flow (jobs still awaiting a receipt are settled by the overdue sweep after 60 s)"
+say "letting receipts flow (jobs still awaiting a receipt are settled by the overdue sweep after $ttl s)"
 for _ in $(seq 1 120); do [ "$(sql "SELECT COUNT(*) FROM jobs WHERE state = 'dispatched'")" = 0 ] && break; sleep 1; done
 for _ in $(seq 1 60); do
     nodes_json | python3 -c "import json,sys; n=json.load(sys.stdin).get('nodes',[]); sys.exit(0 if len(n)==2 and all(x.get('state')=='NODE_STATE_HEALTHY' for x in n) else 1)" && break
