@@ -39,7 +39,7 @@ final class ServeCommand implements Callable<Integer> {
     Path stateDir;
 
     @Option(names = "--gateway", split = ",", description = "Gateway HOST:PORT this node opens its session with (TLS); "
-            + "repeatable, one session each (receipts ship to the first).")
+            + "repeatable, one session each (receipts ship to the first one registered).")
     List<String> gateways = new ArrayList<>();
 
     @Option(names = "--gateway-ca", paramLabel = "PEM", description = "CA that signed the gateway's certificate "
