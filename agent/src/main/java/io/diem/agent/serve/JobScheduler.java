@@ -4,6 +4,7 @@ import io.diem.agent.engine.FinishReason;
 import io.diem.agent.engine.GenerationResult;
 import io.diem.agent.engine.Generator;
 import io.diem.agent.engine.InferenceEngine;
+import io.diem.agent.engine.MeteredSequence;
 import io.diem.agent.engine.Sequence;
 import io.grpc.Status;
 import java.time.Duration;

@@ -142,32 +142,7 @@ class GeneratorTest {
         List<Long> steps = new ArrayList<>();
         GenerationResult r;
         try (Sequence inner = engine.newSequence(model, prompt.size() + 8)) {
-            Sequence recording = new Sequence() {
-                @Override
-                public int position() {
-                    return inner.position();
-                }
-
-                @Override
-                public int capacity() {
-                    return inner.capacity();
-                }
-
-                @Override
-                public float[] step(int[] tokens) {
-                    float[] logits = inner.step(tokens);
-                    steps.add(inner.lastStepComputeNanos());
-                    return logits;
-                }
-
-                @Override
-                public long lastStepComputeNanos() {
-                    return inner.lastStepComputeNanos();
-                }
-
-                @Override
-                public void close() {}
-            };
+            Sequence recording = new MeteredSequence(inner, steps::add);
             r = Generator.generate(recording, model.tokenizer(), new GenerationRequest(prompt, SamplingParams.greedy(8), 0, 0,
                     Set.of()), TokenSink.DISCARD, new Cancellation());
         }

@@ -1,15 +1,17 @@
-package io.diem.agent.serve;
+package io.diem.agent.engine;
 
-import io.diem.agent.engine.Sequence;
 import java.util.function.LongConsumer;
 
-/** A sequence that reports each step's metered compute as it happens (the job journal's progress). */
-final class MeteredSequence implements Sequence {
+/**
+ * A sequence that reports each step's metered compute as it happens (the job journal's progress).
+ * Closing it leaves the wrapped sequence open: whoever opened that closes it.
+ */
+public final class MeteredSequence implements Sequence {
 
     private final Sequence inner;
     private final LongConsumer stepNanos;
 
-    MeteredSequence(Sequence inner, LongConsumer stepNanos) {
+    public MeteredSequence(Sequence inner, LongConsumer stepNanos) {
         this.inner = inner;
         this.stepNanos = stepNanos;
     }
