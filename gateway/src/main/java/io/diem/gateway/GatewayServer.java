@@ -12,10 +12,12 @@ import io.diem.gateway.api.RequestMetricsInterceptor;
 import io.diem.gateway.api.SessionNodeLink;
 import io.diem.gateway.api.StakingService;
 import io.diem.gateway.api.StrictRequests;
+import io.diem.gateway.api.http.HttpApiServer;
 import io.diem.gateway.call.Admission;
 import io.diem.gateway.call.CallRecovery;
 import io.diem.gateway.call.CallLimits;
 import io.diem.gateway.call.Dispatcher;
+import io.diem.gateway.call.GenerateCalls;
 import io.diem.gateway.call.Jobs;
 import io.diem.gateway.ledger.EpochReport;
 import io.diem.gateway.ledger.Ledger;
@@ -33,6 +35,7 @@ import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +46,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The gateway: Inference, Staking and Admin behind API-key authentication; NodeRegistry for agents
+ * The gateway: Inference (gRPC, and the OpenAI-style HTTP API once {@link #startHttp} is called), Staking
+ * and Admin behind API-key authentication; NodeRegistry for agents
  * (authenticated by node signatures); health and reflection; the metrics endpoint; and the
  * background work (settling overdue receipts, expiring reservations, closing ended epochs). Takes a
  * {@link ServerBuilder} so tests run it on port 0.
@@ -71,7 +75,8 @@ public final class GatewayServer {
     private final NodeDirectory nodes;
     private final NodePicker picker;
     private final NodeSessions sessions;
-    private final InferenceService inference;
+    private final GenerateCalls calls;
+    private HttpApiServer http;
     private final ReceiptBooking booking;
     private final Settlement settlement;
     private final ScheduledExecutorService background =
@@ -97,9 +102,9 @@ public final class GatewayServer {
         this.settlement = new Settlement(ledger, settings.providerBps());
         ApiKeyInterceptor auth = new ApiKeyInterceptor(ledger);
         RequestMetricsInterceptor requests = new RequestMetricsInterceptor(metrics);
-        this.inference = new InferenceService(ledger, picker,
-                new Admission(ledger, picker, metrics, settings.limits(), gatewayId),
+        this.calls = new GenerateCalls(new Admission(ledger, picker, metrics, settings.limits(), gatewayId),
                 new Dispatcher(ledger, picker, ticketKeys, new SessionNodeLink(sessions), jobs, metrics, settings.limits()));
+        InferenceService inference = new InferenceService(ledger, picker, calls);
         this.server = builder
                 .addService(StrictRequests.wrap(ServerInterceptors.intercept(inference, new BalanceHeadersInterceptor(ledger), auth,
                         requests)))
@@ -134,6 +139,20 @@ public final class GatewayServer {
         }
         LOG.info("gateway listening on port " + server.getPort() + ", metrics on port " + metricsServer.port());
         return this;
+    }
+
+    /**
+     * Serves the OpenAI-style HTTP API on {@code bind:port} (0 = any free port) beside gRPC, through
+     * the same call path; {@code tls} null means plaintext (the caller has applied the bind rules).
+     */
+    public HttpApiServer startHttp(String bind, int port, SslContext tls) throws InterruptedException {
+        http = new HttpApiServer(bind, port, tls, ledger, picker, calls, metrics);
+        return http;
+    }
+
+    /** The HTTP API's port; only after {@link #startHttp}. */
+    public int httpPort() {
+        return http.port();
     }
 
     private void settleOverdue() {
@@ -202,8 +221,11 @@ public final class GatewayServer {
         draining = true;
         health.enterTerminalState();
         server.shutdown(); // no new calls; sessions and streams in flight continue
+        if (http != null) {
+            http.stopAccepting();
+        }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds);
-        while (inference.callsInFlight() > 0 && System.nanoTime() < deadline) {
+        while (calls.inFlight() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
         sessions.endAll(); // the nodes' sessions would otherwise hold the server open: their agents reconnect
@@ -212,6 +234,9 @@ public final class GatewayServer {
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
         background.shutdownNow();
+        if (http != null) {
+            http.close();
+        }
         if (metricsServer != null) {
             metricsServer.close();
         }

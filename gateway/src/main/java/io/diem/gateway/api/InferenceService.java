@@ -1,7 +1,7 @@
 package io.diem.gateway.api;
 
-import io.diem.gateway.call.Admission;
 import io.diem.gateway.call.Dispatcher;
+import io.diem.gateway.call.GenerateCalls;
 import io.diem.gateway.error.GatewayException;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews;
@@ -29,23 +29,20 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code diem.v1.Inference} over gRPC: {@code Generate} is admission ({@link Admission}), then
- * dispatch and relay ({@link Dispatcher}), then the final message with usage and the balance after;
+ * {@code diem.v1.Inference} over gRPC: {@code Generate} runs the call path shared with the HTTP API
+ * ({@link GenerateCalls}), then sends the final message with usage and the balance after;
  * the other methods read the caller's models, balance and usage.
  */
 public final class InferenceService extends InferenceGrpc.InferenceImplBase {
 
     private final Ledger ledger;
     private final NodePicker picker;
-    private final Admission admission;
-    private final Dispatcher dispatcher;
-    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final GenerateCalls calls;
 
-    public InferenceService(Ledger ledger, NodePicker picker, Admission admission, Dispatcher dispatcher) {
+    public InferenceService(Ledger ledger, NodePicker picker, GenerateCalls calls) {
         this.ledger = ledger;
         this.picker = picker;
-        this.admission = admission;
-        this.dispatcher = dispatcher;
+        this.calls = calls;
     }
 
     @Override
@@ -53,17 +50,8 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
         ServerCallStreamObserver<GenerateResponse> call = (ServerCallStreamObserver<GenerateResponse>) responses;
         call.setOnCancelHandler(() -> {}); // cancellation reaches the node through the propagated context
         long start = System.nanoTime();
-        LedgerViews.ApiKey key = Caller.key();
         try {
-            admission.enter(key);
-        } catch (GatewayException e) {
-            call.onError(GrpcErrors.status(e));
-            return;
-        }
-        inFlight.incrementAndGet();
-        try {
-            Admission.Admitted admitted = admission.admit(request, key, start);
-            Dispatcher.Completed done = dispatcher.run(request, admitted, new Dispatcher.Caller() {
+            Dispatcher.Completed done = calls.run(request, Caller.key(), start, new Dispatcher.Caller() {
                 @Override
                 public void send(TokenDelta delta) {
                     call.onNext(GenerateResponse.newBuilder().setDelta(delta).build());
@@ -78,15 +66,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
             call.onCompleted();
         } catch (GatewayException | StatusRuntimeException e) {
             call.onError(GrpcErrors.toStatus(e));
-        } finally {
-            inFlight.decrementAndGet();
-            admission.leave(key);
         }
-    }
-
-    /** Generate calls running now (a draining gateway waits for them before it ends the node sessions). */
-    public int callsInFlight() {
-        return inFlight.get();
     }
 
     private static GenerateFinal finalMessage(Dispatcher.Completed done) {

@@ -27,8 +27,8 @@ public final class SessionNodeLink implements NodeLink {
         JobChannel channel = sessions.start(node.nodeId(), jobId, request);
         Context context = Context.current();
         // The caller went away: end the relay here at once; the node is told when the dispatcher closes it.
-        Context.CancellationListener onCancel = c -> channel.fail(
-                Status.fromThrowable(c.cancellationCause()).getCode() == Status.Code.DEADLINE_EXCEEDED
+        Context.CancellationListener onCancel = c -> channel.fail(c.cancellationCause() != null
+                && Status.fromThrowable(c.cancellationCause()).getCode() == Status.Code.DEADLINE_EXCEEDED
                         ? new NodeFailure(NodeFailure.Cause.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the call's deadline passed")
                         : new NodeFailure(NodeFailure.Cause.CANCELLED, "CANCELLED", "the caller went away"));
         context.addListener(onCancel, Runnable::run);

@@ -53,7 +53,8 @@ public final class Admission {
         if (!slots(key).tryAcquire()) {
             metrics.rejected("key_concurrency");
             throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "key " + key.keyId() + " already has "
-                    + limits.perKeyConcurrency() + " calls in flight (the per-key limit); wait for one to finish");
+                    + limits.perKeyConcurrency() + " calls in flight (the per-key limit); wait for one to finish",
+                    "KEY_CONCURRENCY", Map.of("limit", Integer.toString(limits.perKeyConcurrency())));
         }
     }
 
@@ -80,13 +81,11 @@ public final class Admission {
         }
         int context = available.contextLength();
         if (request.getInputCase() == GenerateRequest.InputCase.TOKEN_IDS && request.getTokenIds().getIdsCount() >= context) {
-            metrics.rejected("invalid_request");
-            throw new GatewayException(Kind.INVALID_ARGUMENT, "prompt has " + request.getTokenIds().getIdsCount()
+            throw invalid("token_ids", "prompt has " + request.getTokenIds().getIdsCount()
                     + " tokens; model '" + model + "' has a context of " + context);
         }
         if (maxTokens >= context) {
-            metrics.rejected("invalid_request");
-            throw new GatewayException(Kind.INVALID_ARGUMENT, "max_tokens " + maxTokens + " does not fit the context of " + context
+            throw invalid("max_tokens", "max_tokens " + maxTokens + " does not fit the context of " + context
                     + " tokens of model '" + model + "'");
         }
         long maxPrompt = Math.min(promptTokenBound(request), context - 1);
@@ -109,74 +108,82 @@ public final class Admission {
         return new Admitted(callId, key, price, maxPrompt, maxTokens, worst, startNanos);
     }
 
+    /** What is wrong with a request: the field (as {@link GenerateRequest} names it) and why. */
+    record Problem(String field, String message) {}
+
+    /** The refusal of an invalid request, naming the field as machine-readable detail {@code field}. */
+    private GatewayException invalid(String field, String message) {
+        metrics.rejected("invalid_request");
+        return new GatewayException(Kind.INVALID_ARGUMENT, message, "INVALID_FIELD", Map.of("field", field));
+    }
+
     /** Checks the request against the API's limits; returns the max_tokens to use. */
     private int validate(GenerateRequest r) {
-        String problem = problem(r);
+        Problem problem = problem(r);
         if (problem != null) {
-            metrics.rejected("invalid_request");
-            throw new GatewayException(Kind.INVALID_ARGUMENT, problem);
+            throw invalid(problem.field(), problem.message());
         }
         return r.getSampling().getMaxTokens() == 0 ? limits.defaultMaxTokens() : r.getSampling().getMaxTokens();
     }
 
     /** What is wrong with the request, or null. */
-    private String problem(GenerateRequest r) {
+    private Problem problem(GenerateRequest r) {
         if (r.getModel().isEmpty()) {
-            return "model is required (see ListModels)";
+            return new Problem("model", "model is required (see ListModels)");
         }
         switch (r.getInputCase()) {
             case PROMPT -> {
                 int bytes = r.getPrompt().getBytes(StandardCharsets.UTF_8).length;
                 if (bytes == 0 || bytes > limits.maxPromptBytes()) {
-                    return "prompt must be 1.." + limits.maxPromptBytes() + " bytes, got " + bytes;
+                    return new Problem("prompt", "prompt must be 1.." + limits.maxPromptBytes() + " bytes, got " + bytes);
                 }
             }
             case CHAT -> {
                 int n = r.getChat().getMessagesCount();
                 if (n == 0 || n > limits.maxChatMessages()) {
-                    return "chat must have 1.." + limits.maxChatMessages() + " messages, got " + n;
+                    return new Problem("chat", "chat must have 1.." + limits.maxChatMessages() + " messages, got " + n);
                 }
                 long bytes = 0;
                 for (ChatMessage m : r.getChat().getMessagesList()) {
                     if (!List.of("system", "user", "assistant").contains(m.getRole())) {
-                        return "chat role must be system, user or assistant, got '" + m.getRole() + "'";
+                        return new Problem("chat", "chat role must be system, user or assistant, got '" + m.getRole() + "'");
                     }
                     bytes += m.getContent().getBytes(StandardCharsets.UTF_8).length;
                 }
                 if (bytes > limits.maxPromptBytes()) {
-                    return "chat content must be at most " + limits.maxPromptBytes() + " bytes, got " + bytes;
+                    return new Problem("chat", "chat content must be at most " + limits.maxPromptBytes() + " bytes, got " + bytes);
                 }
             }
             case TOKEN_IDS -> {
                 int n = r.getTokenIds().getIdsCount();
                 if (n == 0 || n > limits.maxPromptBytes()) {
-                    return "token_ids must have 1.." + limits.maxPromptBytes() + " ids, got " + n;
+                    return new Problem("token_ids", "token_ids must have 1.." + limits.maxPromptBytes() + " ids, got " + n);
                 }
             }
             default -> {
-                return "set one input: prompt, chat or token_ids";
+                return new Problem("prompt", "set one input: prompt, chat or token_ids");
             }
         }
         var s = r.getSampling();
         if (!(s.getTemperature() >= 0 && s.getTemperature() <= 2)) {
-            return "temperature must be in [0, 2], got " + s.getTemperature();
+            return new Problem("temperature", "temperature must be in [0, 2], got " + s.getTemperature());
         }
         if (!(s.getTopP() >= 0 && s.getTopP() <= 1)) {
-            return "top_p must be in [0, 1] (0 = unset), got " + s.getTopP();
+            return new Problem("top_p", "top_p must be in [0, 1] (0 = unset), got " + s.getTopP());
         }
         if (Integer.compareUnsigned(s.getMaxTokens(), limits.maxTokens()) > 0) { // uint32 on the wire
-            return "max_tokens must be 1.." + limits.maxTokens() + " (0 = " + limits.defaultMaxTokens() + "), got "
-                    + Integer.toUnsignedString(s.getMaxTokens());
+            return new Problem("max_tokens", "max_tokens must be 1.." + limits.maxTokens() + " (0 = " + limits.defaultMaxTokens() + "), got "
+                    + Integer.toUnsignedString(s.getMaxTokens()));
         }
         if (Integer.compareUnsigned(s.getTopK(), 1_000_000) > 0) {
-            return "top_k must be 0..1000000 (0 = off), got " + Integer.toUnsignedString(s.getTopK());
+            return new Problem("top_k", "top_k must be 0..1000000 (0 = off), got " + Integer.toUnsignedString(s.getTopK()));
         }
         if (s.getStopCount() > limits.maxStops()) {
-            return "at most " + limits.maxStops() + " stop sequences, got " + s.getStopCount();
+            return new Problem("stop", "at most " + limits.maxStops() + " stop sequences, got " + s.getStopCount());
         }
         for (String stop : s.getStopList()) {
             if (stop.isEmpty() || stop.length() > limits.maxStopLength()) {
-                return "stop sequences must be 1.." + limits.maxStopLength() + " characters";
+                return new Problem("stop", "stop sequences must be 1.." + limits.maxStopLength() + " characters");
             }
         }
         return null;

@@ -55,6 +55,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "GPU-time limit of every ticket (and the GPU part of the worst-case reservation). Default: ${DEFAULT-VALUE}.")
     int maxGpuSeconds;
 
+    @Option(names = "--http-port", defaultValue = "7080",
+            description = "Port of the OpenAI-style HTTP API (/v1/models, /v1/chat/completions, /v1/completions) on the --bind "
+                    + "address, with the gRPC port's TLS; -1 turns it off. Default: ${DEFAULT-VALUE}.")
+    int httpPort;
+
     @Option(names = "--data-dir", defaultValue = "data/gateway",
             description = "Where the embedded ledger and admin.key live. Default: ${DEFAULT-VALUE}.")
     Path dataDir;
@@ -83,6 +88,9 @@ final class ServeCommand implements Callable<Integer> {
                 d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir);
         GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 credentials), ledger, settings).start();
+        if (httpPort >= 0) {
+            gateway.startHttp(server.bind, httpPort, HttpTls.of(credentials));
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("diem-gateway: SIGTERM: draining open streams (up to 30 s)");
             try {

@@ -36,6 +36,12 @@ public final class GatewayMetrics {
                 .tag("method", method).tag("status", status).register(registry).increment();
     }
 
+    /** An HTTP API request answered: its route and status code (0 when the client left before any answer). */
+    public void httpRequest(String route, int status) {
+        Counter.builder("diem.gateway.http.requests").description("HTTP API requests answered, by route and status code")
+                .tag("route", route).tag("status", Integer.toString(status)).register(registry).increment();
+    }
+
     public void admitted(String model) {
         Counter.builder("diem.gateway.admissions").description("Generate calls admitted (credit reserved), by model")
                 .tag("model", model).register(registry).increment();

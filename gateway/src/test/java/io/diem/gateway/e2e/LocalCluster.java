@@ -57,6 +57,7 @@ final class LocalCluster implements AutoCloseable {
                         d.epochCloseDelay(), 7000, new CallLimits(l.maxPromptBytes(), l.maxTokens(), 16,
                                 l.maxChatMessages(), l.maxStops(), l.maxStopLength(), 5_000_000L, l.perKeyConcurrency(),
                                 l.ticketTtl(), dispatchAttempts), dir.resolve("gateway"))).start();
+        gateway.startHttp("127.0.0.1", 0, null);
         this.channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create()).build();
     }
 
