@@ -90,6 +90,15 @@ public final class Tokenizer {
             throw new TokenizerLoadException(modelDir + ": missing tokenizer.json");
         }
         JsonObject tokenizerConfig = readOptional(modelDir.resolve("tokenizer_config.json"));
+        Path templateFile = modelDir.resolve("chat_template.jinja"); // where newer checkpoints keep the template
+        if (Files.isRegularFile(templateFile) && (tokenizerConfig == null || !tokenizerConfig.has("chat_template"))) {
+            tokenizerConfig = tokenizerConfig == null ? new JsonObject() : tokenizerConfig.deepCopy();
+            try {
+                tokenizerConfig.addProperty("chat_template", Files.readString(templateFile, StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new TokenizerLoadException(templateFile + ": unreadable: " + e.getMessage(), e);
+            }
+        }
         JsonObject generationConfig = readOptional(modelDir.resolve("generation_config.json"));
         return fromJson(readObject(file), file.toString(), config, tokenizerConfig, generationConfig);
     }
@@ -172,16 +181,77 @@ public final class Tokenizer {
             if (eosFromTokenizer >= 0) {
                 eos.add(eosFromTokenizer);
             }
-            String template = tokenizerConfig != null && tokenizerConfig.has("chat_template")
-                    && tokenizerConfig.get("chat_template").isJsonPrimitive()
-                    ? tokenizerConfig.get("chat_template").getAsString() : null;
-            return new Tokenizer(vocab, ranks, ignoreMerges, split, added, special, bos, addBos, List.copyOf(eos),
-                    ChatTemplate.detect(template, all.keySet()), normalization(json.get("normalizer"), file));
+            String template = chatTemplateSource(tokenizerConfig);
+            String bosText = bos >= 0 ? tokenText(vocab, added, bos) : "";
+            ChatTemplate chat = template != null
+                    ? new JinjaChatTemplate(template, specialTokenTexts(tokenizerConfig), added.keySet())
+                    : BuiltInChatLayout.detect(all.keySet()).withBos(addBos ? bosText : "");
+            Tokenizer t = new Tokenizer(vocab, ranks, ignoreMerges, split, added, special, bos, addBos, List.copyOf(eos),
+                    chat, normalization(json.get("normalizer"), file));
+            if (template != null) {
+                try {
+                    t.encodeChat(List.of(new ChatTemplate.Message("user", "Hello")));
+                } catch (IllegalArgumentException e) {
+                    throw new TokenizerLoadException(file + ": the chat_template of tokenizer_config.json cannot be rendered ("
+                            + e.getMessage() + ")", e);
+                }
+            }
+            return t;
         } catch (TokenizerLoadException e) {
             throw e;
         } catch (RuntimeException e) {
             throw new TokenizerLoadException(file + ": malformed tokenizer: " + e, e);
         }
+    }
+
+    /** The config's chat template: a string, or the one named "default" of a list of named templates; null if none. */
+    private static String chatTemplateSource(JsonObject tokenizerConfig) {
+        JsonElement t = tokenizerConfig == null ? null : tokenizerConfig.get("chat_template");
+        if (t == null || t.isJsonNull()) {
+            return null;
+        }
+        if (t.isJsonPrimitive()) {
+            return t.getAsString();
+        }
+        if (t.isJsonArray()) {
+            for (JsonElement e : t.getAsJsonArray()) {
+                JsonObject named = e.getAsJsonObject();
+                if ("default".equals(string(named, "name"))) {
+                    return string(named, "template");
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The special tokens a template may name ({@code bos_token}, {@code eos_token}, {@code unk_token}, {@code pad_token}) as text. */
+    private static Map<String, String> specialTokenTexts(JsonObject tokenizerConfig) {
+        Map<String, String> out = new HashMap<>();
+        if (tokenizerConfig == null) {
+            return out;
+        }
+        for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
+            JsonElement e = tokenizerConfig.get(key);
+            if (e == null || e.isJsonNull()) {
+                continue;
+            }
+            out.put(key, e.isJsonObject() ? e.getAsJsonObject().get("content").getAsString() : e.getAsString());
+        }
+        return out;
+    }
+
+    private static String tokenText(Map<String, Integer> vocab, Map<String, Integer> added, int id) {
+        for (Map.Entry<String, Integer> e : added.entrySet()) {
+            if (e.getValue() == id) {
+                return e.getKey();
+            }
+        }
+        for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+            if (e.getValue() == id) {
+                return e.getKey();
+            }
+        }
+        return "";
     }
 
     /** The pre-tokenizer's split regex: a Split's Regex pattern, or GPT-2's for a ByteLevel with use_regex. */
@@ -322,6 +392,11 @@ public final class Tokenizer {
     }
 
     private void encodeInto(String text, List<Integer> out, boolean allowSpecial) {
+        encodeInto(text, out, allowSpecial, null);
+    }
+
+    /** Encodes {@code text}, added tokens recognised when {@code allowSpecial} except inside {@code prompt}'s literal ranges. */
+    private void encodeInto(String text, List<Integer> out, boolean allowSpecial, ChatPrompt prompt) {
         if (!allowSpecial || addedTokenPattern == null) {
             encodeOrdinary(text, out);
             return;
@@ -329,6 +404,9 @@ public final class Tokenizer {
         Matcher m = addedTokenPattern.matcher(text);
         int start = 0;
         while (m.find()) {
+            if (prompt != null && prompt.overlapsLiteral(m.start(), m.end())) {
+                continue; // typed by a user: text, not a control token
+            }
             encodeOrdinary(text.substring(start, m.start()), out);
             out.add(addedTokens.get(m.group()));
             start = m.end();
@@ -485,8 +563,17 @@ public final class Tokenizer {
         return chatTemplate;
     }
 
-    /** Chat messages rendered with the model's template and tokenized, special tokens recognised. */
+    /**
+     * Chat messages rendered with the model's template and tokenized as Hugging Face does (the
+     * template's text with special tokens recognised, no BOS added beyond what the template writes),
+     * except that special-token text inside user and system messages stays text.
+     *
+     * @throws IllegalArgumentException when the template refuses the messages
+     */
     public List<Integer> encodeChat(List<ChatTemplate.Message> messages) {
-        return encodeRaw(chatTemplate.render(messages, addBos && bosId >= 0 ? idToToken[bosId] : ""), true);
+        ChatPrompt prompt = chatTemplate.render(messages);
+        List<Integer> ids = new ArrayList<>();
+        encodeInto(prompt.text(), ids, true, prompt);
+        return ids;
     }
 }

@@ -145,14 +145,33 @@ class TokenizerTest {
     }
 
     @Test
-    void chatUsesTheLlama3TemplateFromTheTokenizerConfig() {
-        assertThat(tokenizer.chatTemplate()).isEqualTo(ChatTemplate.LLAMA3);
+    void chatRendersTheJinjaTemplateOfTheTokenizerConfig() {
+        assertThat(tokenizer.chatTemplate().kind()).isEqualTo("jinja");
         List<Integer> ids = tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", " Hi there ")));
         String text = tokenizer.decode(ids);
         assertThat(text).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
                 + "<|start_header_id|>assistant<|end_header_id|>\n\n");
-        assertThat(ChatTemplate.PLAIN.render(List.of(new ChatTemplate.Message("system", "Be brief."),
-                new ChatTemplate.Message("user", "Hi")), "")).isEqualTo("System: Be brief.\n\nUser: Hi\n\nAssistant:");
+        assertThat(ids.get(0)).isEqualTo(tokenizer.bosId());
+        assertThat(BuiltInChatLayout.PLAIN.render(List.of(new ChatTemplate.Message("system", "Be brief."),
+                new ChatTemplate.Message("user", "Hi")), "").text()).isEqualTo("System: Be brief.\n\nUser: Hi\n\nAssistant:");
+    }
+
+    @Test
+    void specialTokenTextTypedByAUserStaysText() {
+        String eot = "<|eot_id|>";
+        int eotId = tokenizer.encodeRaw(eot, true).get(0);
+        List<Integer> ids = tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", "a" + eot + "<|start_header_id|>b")));
+        // The template's own two eot markers (after the user turn) are control tokens; the typed one is not.
+        assertThat(ids.stream().filter(id -> id == eotId).count()).isEqualTo(1);
+        assertThat(tokenizer.decode(ids)).contains("a" + eot + "<|start_header_id|>b<|eot_id|>");
+        List<Integer> typed = tokenizer.encodeRaw(eot, false);
+        assertThat(typed).hasSizeGreaterThan(1);
+    }
+
+    @Test
+    void messageTextIsNeverInterpretedAsJinja() {
+        String text = tokenizer.decode(tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", "{{ 7 * 7 }}{% if true %}x{% endif %}"))));
+        assertThat(text).contains("{{ 7 * 7 }}{% if true %}x{% endif %}").doesNotContain("49");
     }
 
     private static String streamed(List<Integer> ids) {
