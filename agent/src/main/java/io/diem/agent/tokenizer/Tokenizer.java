@@ -22,7 +22,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Byte-level BPE, as Hugging Face {@code tokenizer.json} describes it (GPT-2, Llama 3, Qwen2).
+ * BPE as Hugging Face {@code tokenizer.json} describes it: byte-level (GPT-2, Llama 3, Qwen2, Mistral
+ * Nemo) or SentencePiece-style with byte fallback (Llama 2, Mistral 7B, TinyLlama; {@link SentencePieceBpe}).
  *
  * <p>Encoding: split out added tokens by exact match; split the rest with the pre-tokenizer regex;
  * map each piece's UTF-8 bytes to the byte-level alphabet; merge adjacent symbols by lowest merge
@@ -50,11 +51,14 @@ public final class Tokenizer {
     /** Unicode normalization the tokenizer.json asks for (Qwen2: NFC), or null. */
     private final java.text.Normalizer.Form normalization;
     private final Map<String, int[]> cache = new HashMap<>();
+    /** The SentencePiece-style model, or null for byte-level BPE. */
+    private final SentencePieceBpe sentencePiece;
 
     private Tokenizer(Map<String, Integer> vocab, Map<String, Integer> mergeRanks, boolean ignoreMerges, Pattern split,
             Map<String, Integer> added, Set<Integer> specialIds, int bosId, boolean addBos, List<Integer> eosIds,
-            ChatTemplate chatTemplate, java.text.Normalizer.Form normalization) {
+            ChatTemplate chatTemplate, java.text.Normalizer.Form normalization, SentencePieceBpe sentencePiece) {
         this.normalization = normalization;
+        this.sentencePiece = sentencePiece;
         this.vocab = vocab;
         int size = 0;
         for (int id : vocab.values()) {
@@ -116,7 +120,7 @@ public final class Tokenizer {
             JsonObject model = json.getAsJsonObject("model");
             if (model == null || !"BPE".equals(string(model, "type"))) {
                 throw new TokenizerLoadException(file + ": model type " + (model == null ? "missing" : string(model, "type"))
-                        + " is not supported (only byte-level BPE)");
+                        + " is not supported (only BPE: byte-level, or SentencePiece-style with byte fallback)");
             }
             Map<String, Integer> vocab = new HashMap<>();
             for (Map.Entry<String, JsonElement> e : model.getAsJsonObject("vocab").entrySet()) {
@@ -143,7 +147,8 @@ public final class Tokenizer {
                 ranks.putIfAbsent(pairKey(left, right), i);
             }
             boolean ignoreMerges = model.has("ignore_merges") && model.get("ignore_merges").getAsBoolean();
-            Pattern split = splitPattern(json.get("pre_tokenizer"), file);
+            SentencePieceBpe sentencePiece = SentencePieceBpe.describes(json) ? SentencePieceBpe.fromJson(json, vocab, ranks, file) : null;
+            Pattern split = sentencePiece == null ? splitPattern(json.get("pre_tokenizer"), file) : null;
 
             Map<String, Integer> added = new HashMap<>();
             Set<Integer> special = new java.util.HashSet<>();
@@ -187,7 +192,7 @@ public final class Tokenizer {
                     ? new JinjaChatTemplate(template, specialTokenTexts(tokenizerConfig), added.keySet())
                     : BuiltInChatLayout.detect(all.keySet()).withBos(addBos ? bosText : "");
             Tokenizer t = new Tokenizer(vocab, ranks, ignoreMerges, split, added, special, bos, addBos, List.copyOf(eos),
-                    chat, normalization(json.get("normalizer"), file));
+                    chat, sentencePiece == null ? normalization(json.get("normalizer"), file) : null, sentencePiece);
             if (template != null) {
                 try {
                     t.encodeChat(List.of(new ChatTemplate.Message("user", "Hello")));
@@ -398,7 +403,7 @@ public final class Tokenizer {
     /** Encodes {@code text}, added tokens recognised when {@code allowSpecial} except inside {@code prompt}'s literal ranges. */
     private void encodeInto(String text, List<Integer> out, boolean allowSpecial, ChatPrompt prompt) {
         if (!allowSpecial || addedTokenPattern == null) {
-            encodeOrdinary(text, out);
+            encodeOrdinary(text, true, out);
             return;
         }
         Matcher m = addedTokenPattern.matcher(text);
@@ -407,15 +412,20 @@ public final class Tokenizer {
             if (prompt != null && prompt.overlapsLiteral(m.start(), m.end())) {
                 continue; // typed by a user: text, not a control token
             }
-            encodeOrdinary(text.substring(start, m.start()), out);
+            encodeOrdinary(text.substring(start, m.start()), start == 0, out);
             out.add(addedTokens.get(m.group()));
             start = m.end();
         }
-        encodeOrdinary(text.substring(start), out);
+        encodeOrdinary(text.substring(start), start == 0, out);
     }
 
-    private void encodeOrdinary(String raw, List<Integer> out) {
+    /** @param startsText whether {@code raw} begins the whole input (SentencePiece's first-segment prefix) */
+    private void encodeOrdinary(String raw, boolean startsText, List<Integer> out) {
         if (raw.isEmpty()) {
+            return;
+        }
+        if (sentencePiece != null) {
+            sentencePiece.encode(raw, startsText, out);
             return;
         }
         String text = normalization == null ? raw : java.text.Normalizer.normalize(raw, normalization);
@@ -511,6 +521,9 @@ public final class Tokenizer {
         if (addedTokens.containsKey(token) && !vocab.containsKey(token)) {
             return token.getBytes(StandardCharsets.UTF_8);
         }
+        if (sentencePiece != null) {
+            return SentencePieceBpe.pieceBytes(token);
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream(token.length());
         for (int i = 0; i < token.length(); i++) {
             int b = ByteLevel.decode(token.charAt(i));
@@ -531,7 +544,7 @@ public final class Tokenizer {
             byte[] b = tokenBytes(id);
             out.write(b, 0, b.length);
         }
-        return out.toString(StandardCharsets.UTF_8);
+        return sentencePiece == null ? out.toString(StandardCharsets.UTF_8) : sentencePiece.stripPrepended(out);
     }
 
     /** Whether {@code id} is a valid token id. */
