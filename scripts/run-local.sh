@@ -7,7 +7,7 @@
 #
 # --once exits after the demo call, stopping everything it started. State lives in ./run/ (delete
 # it to start over), the local CA and the gateway's TLS certificate in ./run/tls/. Ports: gateway
-# 7070 (TLS; metrics 9470), agent 7071 (metrics 9471).
+# 7070 (gRPC, TLS), 7080 (OpenAI-style HTTP, TLS), 9470 (metrics); agent 7071 (metrics 9471).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$repo"
@@ -49,7 +49,7 @@ scripts/diem-gateway tls-local --dir "$run/tls" >/dev/null
 export DIEM_CA="$run/tls/ca.pem"
 
 say "starting the gateway (logs: run/gateway.log)"
-gw_args=(serve --data-dir "$run/gateway" --port 7070 --metrics-port 9470 --auto-close-epochs true
+gw_args=(serve --data-dir "$run/gateway" --port 7070 --http-port 7080 --metrics-port 9470 --auto-close-epochs true
     --tls-cert "$run/tls/server.pem" --tls-key "$run/tls/server.key")
 [ -z "$db" ] || gw_args+=(--db "$db")
 scripts/diem-gateway "${gw_args[@]}" > "$run/gateway.log" 2>&1 &
@@ -87,14 +87,25 @@ for _ in $(seq 1 50); do DIEM_KEY=$app_key scripts/diemctl models list 2>/dev/nu
 say "calling the API: diemctl generate --model $name --prompt 'The node agent'"
 DIEM_KEY=$app_key scripts/diemctl generate --model "$name" --prompt "The node agent" --max-tokens 24 --temperature 0.8 --seed 7
 
+chat_body='{"model": "'"$name"'", "messages": [{"role": "user", "content": "The node agent"}], "max_tokens": 16, "seed": 7}'
+if command -v curl >/dev/null 2>&1; then
+    say "calling the OpenAI-style HTTP API: POST https://127.0.0.1:7080/v1/chat/completions"
+    curl -sS --fail-with-body --cacert "$run/tls/ca.pem" https://127.0.0.1:7080/v1/chat/completions \
+        -H "Authorization: Bearer $app_key" -H "Content-Type: application/json" -d "$chat_body"
+    echo
+fi
+
 if $once; then
     say "done (--once): stopping everything"
     exit 0
 fi
 cat <<EOT
 
-The system is running. More calls:
-  DIEM_GATEWAY=127.0.0.1:7070 DIEM_CA=run/tls/ca.pem DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello"
+The system is running. More calls (the model is random on purpose: expect gibberish):
+  DIEM_GATEWAY=127.0.0.1:7070 DIEM_CA=run/tls/ca.pem DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello" --max-tokens 32
+  curl --cacert run/tls/ca.pem https://127.0.0.1:7080/v1/chat/completions -H "Authorization: Bearer $app_key" \\
+       -H "Content-Type: application/json" -d '$chat_body'
+OpenAI SDKs: base_url https://127.0.0.1:7080/v1, api_key $app_key (trust run/tls/ca.pem, e.g. NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)
 Operator (admin key in run/gateway/admin.key):  DIEM_CA=run/tls/ca.pem scripts/diemctl --key-file run/gateway/admin.key node list
 Metrics: curl localhost:9470/metrics (gateway), curl localhost:9471/metrics (agent)
 Ctrl-C stops everything.

@@ -95,6 +95,8 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 .setParameters(m.config().parameterCount())
                 .setDtype(m.weights().dtype().name())
                 .setVocabSize(m.config().vocabSize)
+                .setChatFixedTokens(m.tokenizer().chatBound().fixedTokens())
+                .setChatTokensPerMessage(m.tokenizer().chatBound().tokensPerMessage())
                 .build();
     }
 }

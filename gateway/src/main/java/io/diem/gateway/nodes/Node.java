@@ -27,7 +27,11 @@ public record Node(String nodeId, PublicKey publicKey, String endpoint, Approval
     }
 
     /** A model a node serves. */
-    public record ServedModel(String name, int contextLength) {}
+    /**
+     * A model a node serves. A chat of n messages with B content bytes renders to at most
+     * {@code chatFixedTokens + n * chatTokensPerMessage + B} tokens on this node (both 0: not reported).
+     */
+    public record ServedModel(String name, int contextLength, int chatFixedTokens, int chatTokensPerMessage) {}
 
     public boolean serves(String model) {
         return models.stream().anyMatch(m -> m.name().equals(model));

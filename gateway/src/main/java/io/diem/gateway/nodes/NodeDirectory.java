@@ -88,7 +88,9 @@ public final class NodeDirectory {
                     + NodeSession.CHALLENGE_TTL_MICROS / 1_000_000 + " s)");
         }
         checkFresh(p.getSignedAtUnixMicros());
-        List<ServedModel> models = p.getModelsList().stream().map(m -> new ServedModel(m.getName(), (int) m.getContextLength())).toList();
+        List<ServedModel> models = p.getModelsList().stream().map(m -> new ServedModel(m.getName(), (int) m.getContextLength(),
+                (int) Math.min(m.getChatFixedTokens() & 0xFFFFFFFFL, 1 << 20), (int) Math.min(m.getChatTokensPerMessage() & 0xFFFFFFFFL, 1 << 20)))
+                .toList();
         String modelsJson = GSON.toJson(models);
         if (modelsJson.length() > 8000) {
             throw new GatewayException(Kind.INVALID_ARGUMENT, "too many models in one registration");

@@ -19,8 +19,23 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class NodePicker {
 
-    /** A model served by eligible nodes: the largest context among them and how many there are. */
-    public record AvailableModel(String name, int contextLength, int nodes) {}
+    /**
+     * A model served by eligible nodes: the largest context among them, how many there are, and the
+     * loosest chat bound they reported ({@link Node.ServedModel}; 0 and 0 when any node did not report one).
+     */
+    public record AvailableModel(String name, int contextLength, int nodes, int chatFixedTokens, int chatTokensPerMessage) {
+
+        /** Whether every node serving the model reported its chat bound. */
+        public boolean hasChatBound() {
+            return chatTokensPerMessage > 0;
+        }
+
+        AvailableModel plus(AvailableModel o) {
+            boolean bound = hasChatBound() && o.hasChatBound();
+            return new AvailableModel(name, Math.max(contextLength, o.contextLength), nodes + o.nodes,
+                    bound ? Math.max(chatFixedTokens, o.chatFixedTokens) : 0, bound ? Math.max(chatTokensPerMessage, o.chatTokensPerMessage) : 0);
+        }
+    }
 
     private final NodeDirectory directory;
     private final NodeSessions sessions;
@@ -61,8 +76,8 @@ public final class NodePicker {
         Map<String, AvailableModel> out = new TreeMap<>();
         for (Node n : eligible()) {
             for (Node.ServedModel m : n.models()) {
-                out.merge(m.name(), new AvailableModel(m.name(), m.contextLength(), 1), (a, b) -> new AvailableModel(a.name(),
-                        Math.max(a.contextLength(), b.contextLength()), a.nodes() + b.nodes()));
+                out.merge(m.name(), new AvailableModel(m.name(), m.contextLength(), 1, m.chatFixedTokens(), m.chatTokensPerMessage()),
+                        AvailableModel::plus);
             }
         }
         return out;
