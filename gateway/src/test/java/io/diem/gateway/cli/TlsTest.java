@@ -91,6 +91,34 @@ class TlsTest {
     }
 
     @Test
+    void theHttpApiServesTheGrpcPortsCertificate() throws Exception {
+        server.startHttp("127.0.0.1", 0, HttpTls.of(Tls.serverCredentials("127.0.0.1", tls.certificate(), tls.key(), false,
+                reloader, m -> {})));
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        try (var in = Files.newInputStream(tls.ca())) {
+            trust.setCertificateEntry("ca", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("https://localhost:" + server.httpPort() + "/v1/models"))
+                .header("Authorization", "Bearer " + Files.readString(adminKey).strip()).build();
+        var ok = java.net.http.HttpClient.newBuilder().sslContext(ssl).build()
+                .send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(ok.body()).contains("\"object\":\"list\"");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> java.net.http.HttpClient.newHttpClient()
+                .send(request, java.net.http.HttpResponse.BodyHandlers.ofString()))
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class); // not trusted without the CA
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/v1/models")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())).isInstanceOf(java.io.IOException.class); // no plaintext on a TLS port
+    }
+
+    @Test
     void plaintextIsRefusedOffLoopbackOnBothEnds() throws Exception {
         StringWriter err = new StringWriter();
         CommandLine gateway = GatewayMain.commandLine(new String[0], Map.of());
