@@ -89,6 +89,8 @@ if [ ! -f "$etc/gateway.conf" ]; then
 # behind a TLS-terminating proxy, insecure-plaintext = true serves plaintext and logs a warning.
 port = 7070
 bind = ${bind}
+# OpenAI-style HTTP API (/v1/chat/completions, …) on the same address, with the same TLS; -1 = off.
+http-port = 7080
 ${tls_lines}
 
 # Prometheus metrics (/metrics, /healthz, /readyz): plain HTTP, on loopback unless metrics-bind says
