@@ -119,6 +119,7 @@ public final class GatewayServer {
                 .build();
         io.micrometer.core.instrument.Timer ledgerLatency = metrics.ledgerTimer("transaction");
         ledger.tx().onTransaction(nanos -> ledgerLatency.record(nanos, TimeUnit.NANOSECONDS));
+        ledger.tx().onDatabaseError(metrics::ledgerError);
         metrics.gauge("diem.gateway.reservations.open", "Reservations holding credit (calls in flight or awaiting receipts)",
                 ledger::openReservations);
         for (NodeState state : new NodeState[] {NodeState.NODE_STATE_PENDING, NodeState.NODE_STATE_HEALTHY,

@@ -28,6 +28,11 @@ public final class JobLog implements AutoCloseable {
     }
 
     /** Opens {@code dir/jobs.log} and collects the jobs a previous run left unfinished. */
+    /** Reports each fsync of the job log (ns) to {@code listener}. */
+    public void onFsync(java.util.function.LongConsumer listener) {
+        log.fsyncNanos = listener;
+    }
+
     public static JobLog open(Path dir) throws IOException {
         List<byte[]> records = new ArrayList<>();
         RecordLog log = RecordLog.open(dir.resolve("jobs.log"), records);

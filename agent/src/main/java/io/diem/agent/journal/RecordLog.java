@@ -22,6 +22,10 @@ import java.util.zip.CRC32C;
  */
 final class RecordLog implements AutoCloseable {
 
+    /** Told how long each group-commit fsync took (ns): the journal's durability latency, for metrics. */
+    volatile java.util.function.LongConsumer fsyncNanos = n -> {};
+
+
     static final int MAX_RECORD = 16 << 20;
 
 
@@ -121,7 +125,9 @@ final class RecordLog implements AutoCloseable {
                 return;
             }
             long target = written;
+            long start = System.nanoTime();
             channel.force(false);
+            fsyncNanos.accept(System.nanoTime() - start);
             synced = target;
         }
     }

@@ -72,6 +72,12 @@ public final class UsageJournal implements AutoCloseable {
         this.cutBytes = cutBytes;
     }
 
+    /** Reports each fsync of the receipt and batch logs (ns) to {@code listener}. */
+    public void onFsync(java.util.function.LongConsumer listener) {
+        receipts.fsyncNanos = listener;
+        batches.fsyncNanos = listener;
+    }
+
     public static UsageJournal open(Path dir, NodeKey key) throws IOException {
         OwnerOnly.directory(dir);
         Checkpoint checkpoint = Checkpoint.read(dir.resolve("checkpoint"));

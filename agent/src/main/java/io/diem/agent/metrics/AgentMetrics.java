@@ -66,6 +66,27 @@ public final class AgentMetrics {
                 .maximumExpectedValue(Duration.ofMinutes(10)).register(registry).record(Duration.ofNanos(durationNanos));
     }
 
+    /**
+     * {@code tokens} completion tokens that arrived {@code gapNanos} after the previous ones of their job:
+     * each counts as one interval of {@code gapNanos / tokens} (tokens held back together share the gap).
+     */
+    public void interTokenLatency(String model, long gapNanos, int tokens) {
+        Timer t = Timer.builder("diem.agent.inter.token.latency").description("Time between consecutive completion tokens of a job, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+        Duration each = Duration.ofNanos(gapNanos / Math.max(1, tokens));
+        for (int i = 0; i < tokens; i++) {
+            t.record(each);
+        }
+    }
+
+    /** One fsync of a journal log ({@code receipts}/{@code batches} or {@code jobs}). */
+    public void journalFsync(String journal, long nanos) {
+        Timer.builder("diem.agent.journal.fsync").description("Duration of one journal fsync (group commit), by journal")
+                .tag("journal", journal).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry).record(Duration.ofNanos(nanos));
+    }
+
     public void ticketRejected(String reason) {
         Counter.builder("diem.agent.tickets.rejected").description("Execute calls refused, by reason")
                 .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
@@ -93,6 +114,12 @@ public final class AgentMetrics {
 
     /** Registers the counters of a served model at 0, so rates and alerts see them before the first job. */
     public void modelServed(String model) {
+        Timer.builder("diem.agent.inter.token.latency").description("Time between consecutive completion tokens of a job, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+        Timer.builder("diem.agent.time.to.first.token").description("Time from admission to the first token, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
         for (String kind : new String[] {"prompt", "completion"}) {
             Counter.builder("diem.agent.tokens").description("Tokens processed, by model and kind (prompt or completion)")
                     .tag("model", model).tag("kind", kind).register(registry);

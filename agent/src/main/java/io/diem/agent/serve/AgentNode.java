@@ -68,6 +68,8 @@ public final class AgentNode {
     private final List<GatewaySession> sessions = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("metrics-sampler"));
+    /** Polls nvidia-smi (it may take a second) off the sampler's one-second ticks. */
+    private final ScheduledExecutorService gpuPoller = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gpu-telemetry"));
     private MetricsHttpServer metricsServer;
     private volatile boolean draining;
 
@@ -80,6 +82,8 @@ public final class AgentNode {
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
         ReceiptWriter receipts = new ReceiptWriter(key.nodeId(), journal, clock);
         this.jobLog = JobLog.open(settings.stateDir().resolve("journal"));
+        journal.onFsync(nanos -> metrics.journalFsync("usage", nanos));
+        jobLog.onFsync(nanos -> metrics.journalFsync("jobs", nanos));
         for (UsageReceipt receipt : jobLog.interrupted()) {
             if (!journal.holds(receipt.getJobId())) { // killed between its receipt and its end record: it has its receipt
                 journal.append(receipt); // a previous run stopped while this job ran: it is billed as far as it got
@@ -110,6 +114,7 @@ public final class AgentNode {
         devices.schedulers().forEach(this::registerDeviceGauges);
         settings.models().keySet().forEach(metrics::modelServed);
         registerGauges();
+        gpuPoller.execute(() -> io.diem.agent.metrics.GpuTelemetry.start(metrics, gpuPoller, 5));
     }
 
     private void registerDeviceGauges(JobScheduler scheduler) {
@@ -281,6 +286,7 @@ public final class AgentNode {
             session.flushAndClose(5000);
         }
         sampler.shutdownNow();
+        gpuPoller.shutdownNow();
         if (metricsServer != null) {
             metricsServer.close();
         }

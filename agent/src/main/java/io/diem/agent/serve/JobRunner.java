@@ -68,10 +68,19 @@ public final class JobRunner {
     /** The job of an admitted request: its tokens go to the caller, its end to {@link #finish}. */
     private Job job(JobAdmission.Admitted admitted, JobStream call) {
         AtomicReference<Job> self = new AtomicReference<>();
+        long[] lastTokenNanos = {0};
+        String model = admitted.ticket().getModel();
         Job job = new Job(admitted.ticket(), admitted.model(), admitted.generation(), (text, ids) -> {
             if (call.isCancelled()) {
                 self.get().cancel();
                 return;
+            }
+            long now = System.nanoTime();
+            if (lastTokenNanos[0] != 0 && ids.length > 0) {
+                metrics.interTokenLatency(model, now - lastTokenNanos[0], ids.length);
+            }
+            if (ids.length > 0) {
+                lastTokenNanos[0] = now;
             }
             TokenDelta.Builder delta = TokenDelta.newBuilder().setText(text);
             for (int id : ids) {

@@ -19,7 +19,20 @@ public final class GatewayMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
+    /** Every reason {@link #rejected} is called with, registered at 0 so rates and alerts see them before the first. */
+    public static final java.util.List<String> REJECTION_REASONS = java.util.List.of("invalid_request", "unknown_model", "no_node",
+            "key_concurrency", "insufficient_credit");
+
     public GatewayMetrics() {
+        for (String reason : REJECTION_REASONS) {
+            Counter.builder("diem.gateway.rejections").description("Generate calls refused before dispatch, by reason")
+                    .tag("reason", reason).register(registry);
+        }
+        Counter.builder("diem.gateway.ledger.errors").description("Ledger transactions that failed on a database error (after retries), by SQLSTATE")
+                .tag("sqlstate", "none").register(registry);
+        Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry);
+        Counter.builder("diem.gateway.charged").description("Credit charged by booked receipts, in µUSD").baseUnit("micro_usd")
+                .register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -40,6 +53,11 @@ public final class GatewayMetrics {
     public void httpRequest(String route, int status) {
         Counter.builder("diem.gateway.http.requests").description("HTTP API requests answered, by route and status code")
                 .tag("route", route).tag("status", Integer.toString(status)).register(registry).increment();
+    }
+
+    public void ledgerError(String sqlState) {
+        Counter.builder("diem.gateway.ledger.errors").description("Ledger transactions that failed on a database error (after retries), by SQLSTATE")
+                .tag("sqlstate", sqlState).register(registry).increment();
     }
 
     public void admitted(String model) {
@@ -71,8 +89,11 @@ public final class GatewayMetrics {
                 .register(registry).record(Duration.ofNanos(Math.max(0, nanos)));
     }
 
-    public void receiptBooked() {
+    /** A receipt booked, charging {@code chargedMicroUsd}. */
+    public void receiptBooked(long chargedMicroUsd) {
         Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry).increment();
+        Counter.builder("diem.gateway.charged").description("Credit charged by booked receipts, in µUSD").baseUnit("micro_usd")
+                .register(registry).increment(chargedMicroUsd);
     }
 
     public void receiptRejected(String reason) {

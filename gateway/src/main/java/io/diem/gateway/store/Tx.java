@@ -33,6 +33,7 @@ public final class Tx {
     private final Db db;
     /** Told the duration (ns) of every transaction, retries included; a no-op until set. */
     private volatile LongConsumer durationNanos = n -> {};
+    private volatile java.util.function.Consumer<String> databaseErrors = state -> {};
 
     public Tx(Db db) {
         this.db = db;
@@ -45,6 +46,11 @@ public final class Tx {
     /** Reports every transaction's duration (ns) to {@code listener} (the ledger-latency metric). */
     public void onTransaction(LongConsumer listener) {
         this.durationNanos = listener;
+    }
+
+    /** Tells {@code listener} the SQLSTATE of every transaction that failed on a database error (after retries). */
+    public void onDatabaseError(java.util.function.Consumer<String> listener) {
+        this.databaseErrors = listener;
     }
 
     /** Runs {@code work} as one transaction, retried on serialisation failures and deadlocks. */
@@ -83,6 +89,7 @@ public final class Tx {
                 }
                 // The database's own text (SQL, values) stays in the gateway's log; the caller gets the SQLSTATE.
                 LOG.log(Level.WARNING, "ledger database error (SQLSTATE " + e.getSQLState() + "): " + e.getMessage(), e);
+                databaseErrors.accept(e.getSQLState() == null ? "unknown" : e.getSQLState());
                 throw new GatewayException(Kind.UNAVAILABLE, "ledger database error (SQLSTATE " + e.getSQLState()
                         + "); the gateway logged the details, retry later", e);
             }

@@ -45,7 +45,13 @@ public final class ReceiptBooking {
     static final Duration RELAY_RECORD_WAIT = Duration.ofSeconds(5);
 
     /** What booking one receipt came to: the metric reason, why it is not paid (or null), the flag it raised (or null). */
-    private record Outcome(String jobId, String metric, String rejection, String flag) {}
+    /** @param chargedMicroUsd what the booking charged (0 unless booked anew) */
+    private record Outcome(String jobId, String metric, String rejection, String flag, long chargedMicroUsd) {
+
+        Outcome(String jobId, String metric, String rejection, String flag) {
+            this(jobId, metric, rejection, flag, 0);
+        }
+    }
 
     private final Ledger ledger;
     private final Tx tx;
@@ -155,7 +161,7 @@ public final class ReceiptBooking {
         nodes.invalidate();
         for (Outcome o : outcomes) {
             if (o.metric().equals("booked")) {
-                metrics.receiptBooked();
+                metrics.receiptBooked(o.chargedMicroUsd());
             } else {
                 metrics.receiptRejected(o.metric());
             }
@@ -206,8 +212,9 @@ public final class ReceiptBooking {
             // The stream broke or was cancelled: charge no more than what was delivered.
             cost = Math.min(cost, price.chargeMicroUsd(r.getPromptTokens(), job.relayedCompletion(), r.getGpuMicros()));
         }
+        io.diem.gateway.ledger.LedgerViews.Charge charge;
         try {
-            credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), node.nodeId(),
+            charge = credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), node.nodeId(),
                     r.getPromptTokens(), r.getCompletionTokens(), r.getGpuMicros(), kind(r.getComputeKind()), cost,
                     r.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT), null), true);
         } catch (GatewayException e) {
@@ -216,7 +223,7 @@ public final class ReceiptBooking {
             return new Outcome(job.jobId(), "reservation_closed", "not charged: " + e.getMessage(), null);
         }
         Jobs.transition(sql, job.jobId(), State.DISPATCHED, State.BOOKED);
-        return new Outcome(job.jobId(), "booked", null, null);
+        return new Outcome(job.jobId(), "booked", null, null, charge.alreadyPosted() ? 0 : charge.charged());
     }
 
     private static String implausibility(Jobs.Job job, UsageReceipt r) {
@@ -248,8 +255,9 @@ public final class ReceiptBooking {
     /** Charges a job at what the gateway relayed (no trustworthy receipt); the node is not paid. */
     private void settleAtRelayed(Sql sql, Jobs.Job job, Pricing price, String why) throws SQLException {
         long cost = price.chargeMicroUsd(job.relayedPrompt(), job.relayedCompletion(), 0);
+        io.diem.gateway.ledger.LedgerViews.Charge charge;
         try {
-            credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), job.nodeId(),
+            charge = credit.post(sql, job.reservationId(), new UsageRecord(job.jobId(), null, null, job.model(), job.nodeId(),
                     job.relayedPrompt(), job.relayedCompletion(), 0, "relayed", cost, why, null), false);
         } catch (GatewayException e) {
             LOG.warning("job " + job.jobId() + ": could not settle at relayed (" + e.getMessage() + ")");

@@ -40,6 +40,8 @@ final class LocalCluster implements AutoCloseable {
     final GatewayServer gateway;
     final ManagedChannel channel;
     final List<Process> agents = new ArrayList<>();
+    /** Each started agent's metrics port, by name. */
+    final java.util.Map<String, Integer> agentMetricsPorts = new java.util.concurrent.ConcurrentHashMap<>();
     final String adminKey;
 
     LocalCluster(Path dir, String jdbcUrl, Duration receiptTtl, int dispatchAttempts) throws Exception {
@@ -90,13 +92,22 @@ final class LocalCluster implements AutoCloseable {
      * with this cluster's gateway (and with {@code moreGateways}); returns it (its node id via nodeIdOf).
      */
     Process startAgent(String name, String... moreGateways) throws Exception {
+        return startAgent(name, java.util.Map.of(), moreGateways);
+    }
+
+    /** As {@link #startAgent(String, String...)}, with more environment for the agent process (e.g. a PATH). */
+    Process startAgent(String name, java.util.Map<String, String> env, String... moreGateways) throws Exception {
         Path model = tinyModel();
+        int metricsPort = freePort();
+        agentMetricsPorts.put(name, metricsPort);
         String gateways = String.join(",", java.util.stream.Stream.concat(java.util.stream.Stream.of("127.0.0.1:" + gateway.port()),
                 java.util.Arrays.stream(moreGateways)).toList());
-        Process p = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
+        ProcessBuilder pb = new ProcessBuilder(java(), "--add-modules", "jdk.incubator.vector", "-jar", AGENT_JAR.toString(), "serve",
                 "--model", "tiny=" + model, "--state-dir", dir.resolve(name).toString(), "--gateway", gateways, "--gateway-insecure",
-                "--no-local-api", "--metrics-port", String.valueOf(freePort()), "--engine", "cpu", "--threads", "1")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile())).start();
+                "--no-local-api", "--metrics-port", String.valueOf(metricsPort), "--engine", "cpu", "--threads", "1")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         agents.add(p);
         return p;
     }
