@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the diem-compute node agent as a systemd service (idempotent: run it again to upgrade).
 #
-#   sudo scripts/install-agent.sh [--gateway HOST:PORT] [--gateway-ca PEM] [--model DIR]... [--runtime JAVA_HOME]
+#   sudo scripts/install-agent.sh --gateway HOST:PORT --model DIR [--model DIR]... [--gateway-ca PEM] [--runtime JAVA_HOME]
 #   sudo scripts/install-agent.sh --uninstall [--purge]
 #
 # Installs: /opt/diem-compute/{lib/diem-agent.jar,bin/diem-agent[,runtime/]}, /etc/diem-compute/agent.conf
@@ -10,6 +10,10 @@
 # openjdk-17-jre-headless is installed with apt-get when available.
 # --uninstall removes the service, program and config but keeps /var/lib/diem-agent (the node key and
 # the usage journal, which may still hold unshipped receipts) unless --purge is given.
+# --gateway and --model are required on a first install (an upgrade keeps agent.conf). Before the
+# service is enabled, `diem-agent check-config` checks the configuration (and, on a live install, that
+# the gateway answers with a certificate this node trusts); a problem stops the install with the report.
+# Also installs the docs where the unit's Documentation= points and bash completion for diem-agent.
 # --root DIR installs into a staging tree instead of / (no user, no systemctl): for packaging and tests.
 # The agent dials the gateway (TLS): the machine needs no inbound port. --gateway-ca is copied to
 # /etc/diem-compute/gateway-ca.pem when the gateway's certificate is not signed by a public CA.
@@ -33,6 +37,14 @@ live=true
 [ -z "$root" ] || live=false
 opt="$root/opt/diem-compute" etc="$root/etc/diem-compute" unit="$root/etc/systemd/system/diem-agent.service"
 state="$root/var/lib/diem-agent"
+if ! $uninstall && [ ! -f "$etc/agent.conf" ]; then
+    [ -n "$gateway" ] || { echo "error: --gateway HOST:PORT is required: the gateway this node opens its session with (TLS)" >&2; exit 2; }
+    [ ${#models[@]} -gt 0 ] || { echo "error: --model DIR is required: a Hugging Face model directory to serve (repeat for more)" >&2; exit 2; }
+fi
+for m in "${models[@]}"; do
+    dir=${m#*=}
+    [ -d "$dir" ] && [ -r "$dir/config.json" ] || { echo "error: --model $m: $dir is not a readable model directory (no config.json)" >&2; exit 2; }
+done
 if $live && [ "$(id -u)" -ne 0 ]; then
     echo "error: run as root (sudo), or use --root DIR to stage an install" >&2
     exit 1
@@ -127,6 +139,21 @@ if [ ! -f "$etc/agent.conf" ]; then
     say "wrote $etc/agent.conf"
 else
     say "kept existing $etc/agent.conf"
+fi
+
+# Docs where the unit's Documentation= lines point, and bash completion.
+install -d -m 0755 "$opt/docs" "$root/usr/share/bash-completion/completions"
+install -m 0644 "$repo/README.md" "$opt/README.md"
+install -m 0644 "$repo"/docs/*.md "$opt/docs/"
+DIEM_HOME="$opt" "$opt/bin/diem-agent" generate-completion > "$root/usr/share/bash-completion/completions/diem-agent"
+
+# The configuration as the service will read it; nothing is enabled unless it is sound.
+check_args=(check-config --config "$etc/agent.conf" --state-dir "$state")
+$live || check_args+=(--offline) # a staged tree is not this machine's: its gateway need not be reachable from here
+[ ! -f "$etc/gateway-ca.pem" ] || check_args+=(--gateway-ca "$etc/gateway-ca.pem")
+if ! DIEM_HOME="$opt" "$opt/bin/diem-agent" "${check_args[@]}"; then
+    echo "error: the configuration has problems (above); fix $etc/agent.conf or the flags and run the installer again" >&2
+    exit 1
 fi
 
 install -d -m 0755 "$(dirname "$unit")"

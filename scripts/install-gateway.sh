@@ -10,6 +10,9 @@
 # --purge. --root DIR stages the install into DIR (no user, no systemctl). With --tls-cert/--tls-key
 # (copied to /etc/diem-compute/tls/, the key 0600) the gRPC port listens on every address over TLS;
 # without them it listens on 127.0.0.1 only (a plaintext port is never opened to the network).
+# Before the service is enabled, `diem-gateway check-config` checks the configuration (and, on a live
+# install, that the ledger database answers); a problem stops the install with the report. Also installs
+# the docs where the unit's Documentation= points and bash completion for diem-gateway and diemctl.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 root="" db="" runtime="" tls_cert="" tls_key="" uninstall=false purge=false
@@ -117,6 +120,20 @@ max-gpu-seconds-per-call = 30
 EOT
     say "wrote $etc/gateway.conf"
 fi
+install -d -m 0755 "$opt/docs" "$root/usr/share/bash-completion/completions"
+install -m 0644 "$repo/README.md" "$opt/README.md"
+install -m 0644 "$repo"/docs/*.md "$opt/docs/"
+DIEM_HOME="$opt" "$opt/bin/diem-gateway" generate-completion > "$root/usr/share/bash-completion/completions/diem-gateway"
+DIEM_HOME="$opt" "$opt/bin/diemctl" generate-completion > "$root/usr/share/bash-completion/completions/diemctl"
+
+check_args=(check-config --config "$etc/gateway.conf" --data-dir "$state")
+$live || check_args+=(--offline)
+[ ! -f "$etc/tls/server.pem" ] || check_args+=(--tls-cert "$etc/tls/server.pem" --tls-key "$etc/tls/server.key")
+if ! DIEM_HOME="$opt" "$opt/bin/diem-gateway" "${check_args[@]}"; then
+    echo "error: the configuration has problems (above); fix $etc/gateway.conf or the flags and run the installer again" >&2
+    exit 1
+fi
+
 install -d -m 0755 "$(dirname "$unit")"
 install -m 0644 "$repo/systemd/diem-gateway.service" "$unit"
 if $live; then

@@ -38,6 +38,10 @@ diem_exec() {
     local java jar
     java=$(diem_find_java) || exit 1
     jar=$(diem_find_jar) || exit 1
+    if [ -n "${DIEM_STDERR_DROP:-}" ]; then
+        # shellcheck disable=SC2086 # JAVA_OPTS is a list of options on purpose
+        exec "$java" ${JAVA_OPTS:-} -cp "$jar" "$MAIN" "$@" 2> >(grep --line-buffered -v -e "$DIEM_STDERR_DROP" >&2)
+    fi
     # shellcheck disable=SC2086 # JAVA_OPTS is a list of options on purpose
     exec "$java" ${JAVA_OPTS:-} -cp "$jar" "$MAIN" "$@"
 }

@@ -22,10 +22,12 @@ public final class ConfigDefaults implements IDefaultValueProvider {
     private final String envPrefix;
     private final Map<String, String> env;
     private final Properties file = new Properties();
+    private final Path configFile;
 
     public ConfigDefaults(String envPrefix, Map<String, String> env, Path configFile) throws IOException {
         this.envPrefix = envPrefix;
         this.env = env;
+        this.configFile = configFile;
         if (configFile != null) {
             if (!Files.isRegularFile(configFile)) {
                 throw new IOException("config file " + configFile + " does not exist");
@@ -48,6 +50,16 @@ public final class ConfigDefaults implements IDefaultValueProvider {
         }
         String fromEnv = env.get(envPrefix + "CONFIG");
         return fromEnv == null || fromEnv.isEmpty() ? null : Path.of(fromEnv);
+    }
+
+    /** The config file read, or null. */
+    public Path configFile() {
+        return configFile;
+    }
+
+    /** The keys the config file sets. */
+    public java.util.Set<String> fileKeys() {
+        return new java.util.TreeSet<>(file.stringPropertyNames());
     }
 
     @Override

@@ -6,9 +6,12 @@ import picocli.CommandLine;
 /** {@code diem-agent}: the node agent's command line. */
 @Command(name = "diem-agent", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "The diem-compute node agent: runs models on this machine's GPUs and reports signed usage.",
-        subcommands = {ServeCommand.class, IdCommand.class, ModelsCommand.class, RunCommand.class, TokenizeCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, CheckConfigCommand.class, IdCommand.class, ModelsCommand.class, RunCommand.class, TokenizeCommand.class,
+                picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class AgentMain {
+
+    @picocli.CommandLine.Mixin
+    io.diem.common.LogOptions logs = new io.diem.common.LogOptions();
 
     public static void main(String[] args) {
         // One line per record, UTC timestamp first (journald and terminals alike), unless the operator chose a format.
@@ -33,7 +36,13 @@ public final class AgentMain {
 
     /** The command line; options default from DIEM_AGENT_* variables and the --config file named in {@code args}. */
     static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
-        CommandLine cli = new CommandLine(new AgentMain());
+        AgentMain main = new AgentMain();
+        CommandLine cli = new CommandLine(main);
+        new io.diem.common.ProgramVersion("diem-agent", AgentMain.class).applyTo(cli);
+        cli.setExecutionStrategy(parsed -> {
+            main.logs.apply();
+            return new CommandLine.RunLast().execute(parsed);
+        });
         try {
             cli.setDefaultValueProvider(new io.diem.common.ConfigDefaults("DIEM_AGENT_", env,
                     io.diem.common.ConfigDefaults.configFile(args, "DIEM_AGENT_", env)));

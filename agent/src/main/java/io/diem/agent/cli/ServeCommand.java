@@ -4,6 +4,8 @@ import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
 import io.diem.agent.serve.AgentNode;
+import io.diem.common.CheckReport;
+import io.diem.common.ConfigCheck;
 import io.diem.common.ServerOptions;
 import io.diem.common.Tls;
 import io.grpc.ChannelCredentials;
@@ -22,7 +24,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code diem-agent serve}: the node agent service (systemd runs this). */
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -65,10 +69,140 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--drain-seconds", defaultValue = "60", description = "How long SIGTERM waits for running jobs. Default: ${DEFAULT-VALUE}.")
     int drainSeconds;
 
+    @Spec
+    CommandSpec spec;
+
+    /**
+     * Checks this configuration without starting anything: config keys, gateways and their TLS, the
+     * models, the state directory, the local API's bind; with {@code network}, also that each gateway
+     * answers over TLS with a certificate this node trusts.
+     */
+    CheckReport check(boolean network) {
+        CheckReport r = new CheckReport();
+        ConfigCheck.unknownKeys(spec).forEach(r::error);
+        if (gateways.isEmpty()) {
+            r.error("no gateway: set gateway = HOST:PORT in the config (or --gateway HOST:PORT); the node opens its session there");
+        }
+        if (gatewayCa != null) {
+            checkCertificateFile(gatewayCa, r);
+        }
+        for (String gateway : gateways) {
+            int colon = gateway.lastIndexOf(':');
+            int port = -1;
+            try {
+                port = colon > 0 ? Integer.parseInt(gateway.substring(colon + 1)) : -1;
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            if (port < 1 || port > 65535) {
+                r.error("gateway '" + gateway + "' is not HOST:PORT (e.g. gateway.example:7070)");
+                continue;
+            }
+            ChannelCredentials credentials;
+            try {
+                credentials = Tls.channelCredentials(gateway, gatewayCa, gatewayInsecure);
+            } catch (IllegalArgumentException | java.io.IOException e) {
+                r.error(e.getMessage());
+                continue;
+            }
+            if (network) {
+                checkReachable(gateway, credentials, r);
+            }
+        }
+        if (models.isEmpty()) {
+            r.error("no model to serve: set model = DIR in the config (or --model DIR), a Hugging Face model directory");
+        }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (String spec : models) {
+            int eq = spec.indexOf('=');
+            Path dir = Path.of(eq < 0 ? spec : spec.substring(eq + 1));
+            String name = eq < 0 ? String.valueOf(dir.getFileName()) : spec.substring(0, eq);
+            if (!names.add(name)) {
+                r.error("two models are named '" + name + "': name one with NAME=DIR");
+            }
+            checkModel(dir, r);
+        }
+        checkStateDir(stateDir, r);
+        if (localApi && !Tls.isLoopback(server.bind)) {
+            r.error("bind = " + server.bind + ": the agent's local API listens on loopback only (set bind = 127.0.0.1, or local-api = false)");
+        }
+        return r;
+    }
+
+    private static void checkCertificateFile(Path pem, CheckReport r) {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(pem)) {
+            java.util.Collection<? extends java.security.cert.Certificate> certs =
+                    java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in);
+            if (certs.isEmpty()) {
+                r.error("gateway-ca " + pem + " holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)");
+            } else {
+                r.ok("gateway-ca " + pem + ": " + certs.size() + " certificate(s)");
+            }
+        } catch (java.io.IOException e) {
+            r.error("cannot read gateway-ca " + pem + ": " + e.getMessage());
+        } catch (java.security.cert.CertificateException e) {
+            r.error("gateway-ca " + pem + " is not a PEM certificate: " + e.getMessage());
+        }
+    }
+
+    private static void checkReachable(String gateway, ChannelCredentials credentials, CheckReport r) {
+        io.grpc.ManagedChannel channel = io.grpc.Grpc.newChannelBuilder(gateway, credentials).build();
+        try {
+            io.grpc.health.v1.HealthGrpc.newBlockingStub(channel).withDeadlineAfter(5, java.util.concurrent.TimeUnit.SECONDS)
+                    .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+            r.ok("gateway " + gateway + " answers (TLS certificate trusted)");
+        } catch (io.grpc.StatusRuntimeException e) {
+            String problem = io.diem.common.ConnectProblems.describe(e.getCause(), "the gateway at " + gateway,
+                    "set gateway-ca = FILE (the CA that signed it)", "gateway-insecure = true");
+            r.error(problem != null ? problem : "the gateway at " + gateway + " did not answer a health check: "
+                    + e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()));
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private static void checkModel(Path dir, CheckReport r) {
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            r.error("model directory " + dir + " does not exist (or is not a directory)");
+            return;
+        }
+        if (!java.nio.file.Files.isReadable(dir)) {
+            r.error("model directory " + dir + " is not readable by this user");
+            return;
+        }
+        try {
+            io.diem.agent.model.ModelConfig config = io.diem.agent.model.ModelConfig.read(dir.resolve("config.json"));
+            io.diem.agent.tokenizer.Tokenizer.load(dir, new io.diem.agent.tokenizer.SpecialTokens(config.bosTokenId, config.eosTokenIds));
+            try (var files = java.nio.file.Files.list(dir)) {
+                if (files.noneMatch(f -> f.getFileName().toString().endsWith(".safetensors"))) {
+                    r.error("model directory " + dir + " has no *.safetensors weights");
+                    return;
+                }
+            }
+            r.ok("model " + dir + ": " + config.modelType + ", context " + config.contextLength + " tokens, tokenizer and chat template load");
+        } catch (java.io.IOException e) {
+            r.error("model directory " + dir + ": " + e.getMessage());
+        }
+    }
+
+    private static void checkStateDir(Path dir, CheckReport r) {
+        Path existing = dir.toAbsolutePath();
+        while (existing != null && !java.nio.file.Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !java.nio.file.Files.isDirectory(existing) || !java.nio.file.Files.isWritable(existing)) {
+            r.error("state-dir " + dir + " cannot be " + (java.nio.file.Files.exists(dir) ? "written" : "created")
+                    + " by this user (the node key and usage journal live there)");
+        } else {
+            r.ok("state-dir " + dir + (java.nio.file.Files.exists(dir) ? " is writable" : " can be created"));
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        if (models.isEmpty()) {
-            throw new IllegalArgumentException("no model to serve: pass --model DIR (or set model = DIR in the config)");
+        List<String> problems = check(false).errors();
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", problems) + " (diem-agent check-config lists every problem)");
         }
         Map<String, Model> loaded = new LinkedHashMap<>();
         ModelLoader loader = new ModelLoader(null);

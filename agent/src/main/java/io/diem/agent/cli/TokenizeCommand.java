@@ -20,7 +20,7 @@ final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--decode", description = "Decode comma- or space-separated ids instead of encoding text.")
     boolean decode;
 
-    @Parameters(arity = "1..*", paramLabel = "TEXT|IDS")
+    @Parameters(arity = "1..*", paramLabel = "TEXT|IDS", description = "Text to encode (words joined by spaces), or with --decode the token ids.")
     List<String> input;
 
     @Override

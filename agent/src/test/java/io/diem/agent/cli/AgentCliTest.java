@@ -92,7 +92,8 @@ class AgentCliTest {
         Run exposed = run("serve", "--model", model.toString(), "--state-dir", dir.resolve("s1").toString(), "--bind", "0.0.0.0",
                 "--engine", "cpu", "--metrics-port", "0");
         assertThat(exposed.exitCode()).isNotZero();
-        assertThat(exposed.err()).contains("the agent's local API listens on loopback only, not 0.0.0.0");
+        assertThat(exposed.err()).contains("bind = 0.0.0.0: the agent's local API listens on loopback only")
+                .contains("no gateway: set gateway = HOST:PORT"); // a node with no gateway would run earning nothing
         Run plaintext = run("serve", "--model", model.toString(), "--state-dir", dir.resolve("s2").toString(), "--gateway",
                 "192.0.2.7:7070", "--gateway-insecure", "--engine", "cpu", "--metrics-port", "0");
         assertThat(plaintext.exitCode()).isNotZero();

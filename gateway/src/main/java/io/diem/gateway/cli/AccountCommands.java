@@ -24,7 +24,7 @@ final class AccountCommands {
     static final class AccountCmd {
         @Command(name = "create", mixinStandardHelpOptions = true, description = "Create an account (admin).")
         static final class Create extends CtlCommand {
-            @Parameters(paramLabel = "NAME") String name;
+            @Parameters(paramLabel = "NAME", description = "A name for the account (shown in lists; need not be unique).") String name;
 
             @Override
             public Integer call() {
@@ -46,8 +46,8 @@ final class AccountCommands {
 
         @Command(name = "list", mixinStandardHelpOptions = true, description = "List accounts (admin).")
         static final class List extends CtlCommand {
-            @Option(names = "--page-size", defaultValue = "100") int pageSize;
-            @Option(names = "--page-token", defaultValue = "") String pageToken;
+            @Option(names = "--page-size", defaultValue = "100", description = "Accounts per page, 1..1000. Default: ${DEFAULT-VALUE}.") int pageSize;
+            @Option(names = "--page-token", defaultValue = "", description = "The next-page token a previous page printed; empty for the first page.") String pageToken;
 
             @Override
             public Integer call() {
@@ -66,7 +66,7 @@ final class AccountCommands {
     }
     @Command(name = "balance", mixinStandardHelpOptions = true, description = "Today's inference credit of an account.")
     static final class BalanceCmd extends CtlCommand {
-        @Option(names = "--account", defaultValue = "") String account;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
 
         @Override
         public Integer call() {

@@ -36,7 +36,7 @@ import picocli.CommandLine;
             StakingCommands.MintCmd.class, StakingCommands.BurnCmd.class, AccountCommands.BalanceCmd.class,
             PriceCommands.PriceCmd.class, InferenceCommands.GenerateCmd.class, NodeCommands.NodeCmd.class,
             InferenceCommands.ModelsCmd.class, EpochCommands.EpochCmd.class, EpochCommands.SettlementCmd.class,
-            CommandLine.HelpCommand.class})
+            picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class Diemctl {
 
     @Option(names = "--gateway", scope = ScopeType.INHERIT, defaultValue = "${env:DIEM_GATEWAY:-127.0.0.1:7070}",
@@ -81,6 +81,7 @@ public final class Diemctl {
         Diemctl diemctl = new Diemctl();
         diemctl.env = env;
         CommandLine cli = new CommandLine(diemctl);
+        new io.diem.common.ProgramVersion("diemctl", Diemctl.class).applyTo(cli);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             Diemctl root = cmd.getCommandSpec().root().commandLine().getCommand();
             PrintWriter out = cmd.getOut();
@@ -123,21 +124,9 @@ public final class Diemctl {
         if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
             return null;
         }
-        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
-            if (t instanceof javax.net.ssl.SSLHandshakeException || t instanceof java.security.cert.CertificateException) {
-                return "TLS handshake with " + gateway + " failed (" + t.getMessage() + "): if the gateway's certificate is "
-                        + "signed by its own CA, pass --ca FILE (or set DIEM_CA)";
-            }
-            if (t instanceof javax.net.ssl.SSLException) {
-                return "TLS with " + gateway + " failed (" + t.getMessage() + "): is the gateway serving TLS? "
-                        + "(a plaintext test gateway on loopback needs --insecure)";
-            }
-            if (t instanceof java.net.ConnectException) {
-                return "cannot reach the gateway at " + gateway + " (" + t.getMessage() + "): is it running, and is "
-                        + "--gateway (or DIEM_GATEWAY) right?";
-            }
-        }
-        return null;
+        String problem = io.diem.common.ConnectProblems.describe(e.getCause(), "the gateway at " + gateway,
+                "pass --ca FILE (or set DIEM_CA)", "--insecure");
+        return problem == null ? null : problem.replace("is the address right?", "is --gateway (or DIEM_GATEWAY) right?");
     }
 
     /**

@@ -57,7 +57,7 @@ final class EpochCommands {
 
         @Command(name = "show", mixinStandardHelpOptions = true, description = "A closed epoch's report.")
         static final class Show extends CtlCommand {
-            @Option(names = "--epoch", required = true) String epoch;
+            @Option(names = "--epoch", required = true, description = "The epoch: a UTC day, YYYY-MM-DD.") String epoch;
 
             @Override
             public Integer call() {
@@ -68,8 +68,8 @@ final class EpochCommands {
 
         @Command(name = "proof", mixinStandardHelpOptions = true, description = "A recipient's Merkle proof, checked against the root here.")
         static final class Proof extends CtlCommand {
-            @Option(names = "--epoch", required = true) String epoch;
-            @Option(names = "--recipient", required = true) String recipient;
+            @Option(names = "--epoch", required = true, description = "The epoch: a UTC day, YYYY-MM-DD.") String epoch;
+            @Option(names = "--recipient", required = true, description = "Payout recipient as the report lists it: a node id (provider share) or a staker's account id.") String recipient;
 
             @Override
             public Integer call() {

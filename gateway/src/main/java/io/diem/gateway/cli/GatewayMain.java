@@ -10,8 +10,12 @@ import picocli.CommandLine;
  */
 @Command(name = "diem-gateway", mixinStandardHelpOptions = true,
         description = "The diem-compute gateway: authenticates calls, admits them against staked DIEM, dispatches to nodes.",
-        subcommands = {ServeCommand.class, TlsCommand.class, CheckLedgerCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, CheckConfigCommand.class, TlsCommand.class, CheckLedgerCommand.class,
+                picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class GatewayMain {
+
+    @picocli.CommandLine.Mixin
+    io.diem.common.LogOptions logs = new io.diem.common.LogOptions();
 
     public static void main(String[] args) {
         // One line per record, UTC timestamp first (journald and terminals alike), unless the operator chose a format.
@@ -22,7 +26,13 @@ public final class GatewayMain {
     }
 
     static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
-        CommandLine cli = new CommandLine(new GatewayMain());
+        GatewayMain main = new GatewayMain();
+        CommandLine cli = new CommandLine(main);
+        new io.diem.common.ProgramVersion("diem-gateway", GatewayMain.class).applyTo(cli);
+        cli.setExecutionStrategy(parsed -> {
+            main.logs.apply();
+            return new CommandLine.RunLast().execute(parsed);
+        });
         try {
             cli.setDefaultValueProvider(new ConfigDefaults("DIEM_GATEWAY_", env,
                     ConfigDefaults.configFile(args, "DIEM_GATEWAY_", env)));

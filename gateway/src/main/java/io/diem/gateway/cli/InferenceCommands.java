@@ -16,14 +16,14 @@ final class InferenceCommands {
 
     @Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream a completion (app developers: the API in one command).")
     static final class GenerateCmd extends CtlCommand {
-        @Option(names = "--model", required = true) String model;
-        @Option(names = "--prompt", required = true) String prompt;
+        @Option(names = "--model", required = true, description = "Model name (see models list).") String model;
+        @Option(names = "--prompt", required = true, description = "Prompt text (BOS added where the model uses one).") String prompt;
         @Option(names = "--max-tokens", defaultValue = "0", description = "0 = the gateway's default.") int maxTokens;
-        @Option(names = "--temperature", defaultValue = "0.7") float temperature;
-        @Option(names = "--top-p", defaultValue = "0") float topP;
-        @Option(names = "--top-k", defaultValue = "0") int topK;
-        @Option(names = "--seed") Long seed;
-        @Option(names = "--stop") java.util.List<String> stop = new java.util.ArrayList<>();
+        @Option(names = "--temperature", defaultValue = "0.7", description = "Sampling temperature 0..2; 0 is greedy. Default: ${DEFAULT-VALUE}.") float temperature;
+        @Option(names = "--top-p", defaultValue = "0", description = "Nucleus sampling mass (0, 1]; 0 means off. Default: ${DEFAULT-VALUE}.") float topP;
+        @Option(names = "--top-k", defaultValue = "0", description = "Keep only the k most likely tokens; 0 means off. Default: ${DEFAULT-VALUE}.") int topK;
+        @Option(names = "--seed", description = "Random seed: the same seed and prompt give the same tokens on the same engine.") Long seed;
+        @Option(names = "--stop", description = "Stop before this text (repeatable, at most 4).") java.util.List<String> stop = new java.util.ArrayList<>();
 
         @Override
         public Integer call() {

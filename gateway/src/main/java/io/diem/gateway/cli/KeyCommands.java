@@ -25,11 +25,11 @@ final class KeyCommands {
     static final class KeyCmd {
         @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a key; its secret is shown once.")
         static final class Create extends CtlCommand {
-            @Option(names = "--account", required = true) String account;
+            @Option(names = "--account", required = true, description = "Account the key spends from.") String account;
             @Option(names = "--scope", defaultValue = "inference", description = "inference or admin. Default: ${DEFAULT-VALUE}.")
             String scope;
             @Option(names = "--daily-limit", description = "Spending cap per UTC day in USD (default: none).") String dailyLimit;
-            @Option(names = "--label", defaultValue = "") String label;
+            @Option(names = "--label", defaultValue = "", description = "A note to tell keys apart (shown in key list).") String label;
 
             @Override
             public Integer call() {
@@ -47,7 +47,7 @@ final class KeyCommands {
 
         @Command(name = "list", mixinStandardHelpOptions = true, description = "List keys (never their secrets).")
         static final class List extends CtlCommand {
-            @Option(names = "--account", defaultValue = "") String account;
+            @Option(names = "--account", defaultValue = "", description = "Only this account's keys; default: every account (admin).") String account;
 
             @Override
             public Integer call() {
@@ -58,7 +58,7 @@ final class KeyCommands {
 
         @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a key at once.")
         static final class Revoke extends CtlCommand {
-            @Parameters(paramLabel = "KEY_ID") String keyId;
+            @Parameters(paramLabel = "KEY_ID", description = "The key to revoke (its id from key list, not its secret).") String keyId;
 
             @Override
             public Integer call() {

@@ -33,7 +33,7 @@ final class NodeCommands {
 
         @Command(name = "approve", mixinStandardHelpOptions = true, description = "Let a node take jobs and be paid (clears a flag).")
         static final class Approve extends CtlCommand {
-            @Parameters(paramLabel = "NODE_ID") String nodeId;
+            @Parameters(paramLabel = "NODE_ID", description = "The node (its id from node list).") String nodeId;
 
             @Override
             public Integer call() {
@@ -44,7 +44,7 @@ final class NodeCommands {
 
         @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Stop sending a node jobs and paying it.")
         static final class Revoke extends CtlCommand {
-            @Parameters(paramLabel = "NODE_ID") String nodeId;
+            @Parameters(paramLabel = "NODE_ID", description = "The node (its id from node list).") String nodeId;
 
             @Override
             public Integer call() {

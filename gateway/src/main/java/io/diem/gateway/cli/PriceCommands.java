@@ -19,7 +19,7 @@ final class PriceCommands {
     static final class PriceCmd {
         @Command(name = "set", mixinStandardHelpOptions = true, description = "Set a model's prices in USD; unnamed prices keep their value (0 for a new model).")
         static final class Set extends CtlCommand {
-            @Option(names = "--model", required = true) String model;
+            @Option(names = "--model", required = true, description = "Model name, as nodes serve it.") String model;
             @Option(names = "--prompt-per-million", description = "USD per 1M prompt tokens.") String prompt;
             @Option(names = "--completion-per-million", description = "USD per 1M completion tokens.") String completion;
             @Option(names = "--per-gpu-second", description = "USD per GPU-second.") String gpu;

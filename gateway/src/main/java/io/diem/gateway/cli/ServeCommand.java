@@ -1,5 +1,7 @@
 package io.diem.gateway.cli;
 
+import io.diem.common.CheckReport;
+import io.diem.common.ConfigCheck;
 import io.diem.common.OwnerOnly;
 import io.diem.common.ServerOptions;
 import io.diem.common.ThreadFactories;
@@ -20,7 +22,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code diem-gateway serve}: runs the gateway until SIGTERM or Ctrl-C. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -70,8 +74,75 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--db-pool", defaultValue = "16", description = "Ledger connections. Default: ${DEFAULT-VALUE}.")
     int dbPool;
 
+    @Spec
+    CommandSpec spec;
+
+    /**
+     * Checks this configuration without starting anything: config keys, the bind and TLS rules and
+     * files, ports and shares, the data directory; with {@code network}, that the ledger database answers.
+     */
+    CheckReport check(boolean network) {
+        CheckReport r = new CheckReport();
+        ConfigCheck.unknownKeys(spec).forEach(r::error);
+        java.util.concurrent.ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-check"));
+        try {
+            tls.credentials(server.bind, reloader, m -> {});
+            r.ok(tls.tlsCert != null ? "TLS certificate " + tls.tlsCert + " and key " + tls.tlsKey + " load" + " (gRPC and HTTP ports)"
+                    : "plaintext on " + server.bind + (tls.insecurePlaintext ? " (insecure-plaintext: a TLS proxy must sit in front)"
+                    : " (loopback only)"));
+        } catch (IllegalArgumentException | java.io.IOException e) {
+            r.error(e.getMessage());
+        } finally {
+            reloader.shutdownNow();
+        }
+        for (int[] p : new int[][] {{server.port, 0}, {server.metricsPort, 1}, {httpPort, 2}}) {
+            String name = new String[] {"port", "metrics-port", "http-port"}[p[1]];
+            if (p[0] < (p[1] == 2 ? -1 : 0) || p[0] > 65535) {
+                r.error(name + " = " + p[0] + " is not a port (0..65535" + (p[1] == 2 ? ", or -1 for none" : "") + ")");
+            }
+        }
+        if (providerBps < 0 || providerBps > 10_000) {
+            r.error("provider-share-bps = " + providerBps + " must be 0..10000 (basis points of fees)");
+        }
+        if (receiptTtlSeconds < 1 || maxGpuSeconds < 1) {
+            r.error("receipt-ttl-seconds and max-gpu-seconds-per-call must be at least 1");
+        }
+        Path existing = dataDir.toAbsolutePath();
+        while (existing != null && !java.nio.file.Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !java.nio.file.Files.isDirectory(existing) || !java.nio.file.Files.isWritable(existing)) {
+            r.error("data-dir " + dataDir + " cannot be " + (java.nio.file.Files.exists(dataDir) ? "written" : "created")
+                    + " by this user (admin.key, the ticket secret and the embedded ledger live there)");
+        } else {
+            r.ok("data-dir " + dataDir + (java.nio.file.Files.exists(dataDir) ? " is writable" : " can be created"));
+        }
+        if (db != null && !db.isEmpty()) {
+            if (!db.startsWith("jdbc:postgresql:") && !db.startsWith("jdbc:h2:")) {
+                r.error("db = " + db + " is not a PostgreSQL (jdbc:postgresql://HOST:5432/DB?user=U) or H2 JDBC URL");
+            } else if (network) {
+                java.sql.DriverManager.setLoginTimeout(5);
+                try (java.sql.Connection c = java.sql.DriverManager.getConnection(db); java.sql.Statement st = c.createStatement()) {
+                    st.execute("SELECT 1");
+                    r.ok("ledger database answers (" + c.getMetaData().getDatabaseProductName() + " "
+                            + c.getMetaData().getDatabaseProductVersion() + ")");
+                } catch (java.sql.SQLException e) {
+                    r.error("cannot reach the ledger database " + db.replaceAll("password=[^&]*", "password=…") + ": "
+                            + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")");
+                }
+            }
+        } else {
+            r.ok("ledger: the embedded H2 file in " + dataDir);
+        }
+        return r;
+    }
+
     @Override
     public Integer call() throws Exception {
+        java.util.List<String> unknown = ConfigCheck.unknownKeys(spec);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", unknown) + " (diem-gateway check-config lists every problem)");
+        }
         // Refuse an unsafe bind before touching any state.
         ScheduledExecutorService tlsReloader = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload"));
         ServerCredentials credentials = tls.credentials(server.bind, tlsReloader, LOG::warning);

@@ -23,9 +23,9 @@ final class StakingCommands {
 
     @Command(name = "deposit", mixinStandardHelpOptions = true, description = "Credit liquid VVV to an account (admin): deposit vvv --account ID AMOUNT.")
     static final class DepositCmd extends CtlCommand {
-        @Parameters(index = "0", paramLabel = "vvv") Token token;
+        @Parameters(index = "0", paramLabel = "vvv", description = "The token (only vvv).") Token token;
         @Parameters(index = "1", paramLabel = "AMOUNT", description = "Whole VVV, decimals allowed.") String amount;
-        @Option(names = "--account", required = true) String account;
+        @Option(names = "--account", required = true, description = "Account credited.") String account;
 
         @Override
         public Integer call() {
@@ -39,9 +39,9 @@ final class StakingCommands {
     }
     @Command(name = "stake", mixinStandardHelpOptions = true, description = "Stake VVV (gives sVVV) or DIEM (gives daily credit).")
     static final class StakeCmd extends CtlCommand {
-        @Parameters(index = "0", paramLabel = "vvv|diem") Token token;
+        @Parameters(index = "0", paramLabel = "vvv|diem", description = "The token: vvv or diem.") Token token;
         @Parameters(index = "1", paramLabel = "AMOUNT", description = "Whole tokens, decimals allowed.") String amount;
-        @Option(names = "--account", defaultValue = "") String account;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
 
         @Override
         public Integer call() {
@@ -52,9 +52,9 @@ final class StakingCommands {
     @Command(name = "unstake", mixinStandardHelpOptions = true,
             description = "Unstake VVV (withdrawable after the cooldown) or DIEM (credit stops now, tokens return after the cooldown).")
     static final class UnstakeCmd extends CtlCommand {
-        @Parameters(index = "0", paramLabel = "vvv|diem") Token token;
-        @Parameters(index = "1", paramLabel = "AMOUNT") String amount;
-        @Option(names = "--account", defaultValue = "") String account;
+        @Parameters(index = "0", paramLabel = "vvv|diem", description = "The token: vvv or diem.") Token token;
+        @Parameters(index = "1", paramLabel = "AMOUNT", description = "Amount in whole tokens, up to 6 decimals (e.g. 12.5).") String amount;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
 
         @Override
         public Integer call() {
@@ -64,8 +64,8 @@ final class StakingCommands {
     }
     @Command(name = "withdraw", mixinStandardHelpOptions = true, description = "Withdraw VVV whose cooldown has ended: withdraw vvv.")
     static final class WithdrawCmd extends CtlCommand {
-        @Parameters(index = "0", paramLabel = "vvv") Token token;
-        @Option(names = "--account", defaultValue = "") String account;
+        @Parameters(index = "0", paramLabel = "vvv", description = "The token (only vvv).") Token token;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
 
         @Override
         public Integer call() {
@@ -80,7 +80,7 @@ final class StakingCommands {
             subcommands = {MintCmd.Quote.class})
     static final class MintCmd extends CtlCommand {
         @Parameters(paramLabel = "AMOUNT", arity = "0..1", description = "DIEM to mint.") String amount;
-        @Option(names = "--account", defaultValue = "") String account;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
         @Option(names = "--max-cost", description = "Refuse if the mint would lock more sVVV than this.") String maxCost;
 
         @Override
@@ -97,7 +97,7 @@ final class StakingCommands {
 
         @Command(name = "quote", mixinStandardHelpOptions = true, description = "Price a mint without doing it.")
         static final class Quote extends CtlCommand {
-            @Parameters(paramLabel = "AMOUNT") String amount;
+            @Parameters(paramLabel = "AMOUNT", description = "Amount of DIEM, up to 6 decimals (e.g. 12.5).") String amount;
 
             @Override
             public Integer call() {
@@ -108,8 +108,8 @@ final class StakingCommands {
     }
     @Command(name = "burn", mixinStandardHelpOptions = true, description = "Burn DIEM, unlocking sVVV pro rata.")
     static final class BurnCmd extends CtlCommand {
-        @Parameters(paramLabel = "AMOUNT") String amount;
-        @Option(names = "--account", defaultValue = "") String account;
+        @Parameters(paramLabel = "AMOUNT", description = "Amount of DIEM, up to 6 decimals (e.g. 12.5).") String amount;
+        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
 
         @Override
         public Integer call() {

@@ -77,7 +77,7 @@ class TlsTest {
         String target = "127.0.0.1:" + server.port();
         String[] untrusted = diemctl("--gateway", target, "--key-file", adminKey.toString(), "price", "list");
         assertThat(untrusted[2]).isEqualTo("1");
-        assertThat(untrusted[1]).contains("error: UNAVAILABLE: TLS handshake with " + target + " failed")
+        assertThat(untrusted[1]).contains("error: UNAVAILABLE: TLS handshake with the gateway at " + target + " failed")
                 .contains("pass --ca FILE (or set DIEM_CA)");
 
         String[] trusted = diemctl("--gateway", target, "--ca", tls.ca().toString(), "--key-file", adminKey.toString(), "--json",
@@ -116,6 +116,39 @@ class TlsTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> java.net.http.HttpClient.newHttpClient().send(
                 java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/v1/models")).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString())).isInstanceOf(java.io.IOException.class); // no plaintext on a TLS port
+    }
+
+    /** {exit code, output} of the agent jar's check-config (the agent module is built before the gateway's tests). */
+    private String[] agentCheckConfig(String... args) throws Exception {
+        Path jar = Path.of("..", "agent", "target", "diem-agent.jar").toAbsolutePath().normalize();
+        Path model = dir.resolve("tiny");
+        if (!Files.exists(model.resolve("config.json"))) {
+            assertThat(new ProcessBuilder("java", "-jar", jar.toString(), "models", "make-test", "--out", model.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor()).isZero();
+        }
+        List<String> command = new ArrayList<>(List.of("java", "-jar", jar.toString(), "check-config", "--model", model.toString(),
+                "--state-dir", dir.resolve("agent-state").toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        return new String[] {String.valueOf(p.waitFor()), out};
+    }
+
+    @Test
+    void agentCheckConfigTellsAnUntrustedCertificateFromAnUnreachableGatewayFromAGoodOne() throws Exception {
+        String target = "127.0.0.1:" + server.port();
+        String[] untrusted = agentCheckConfig("--gateway", target);
+        assertThat(untrusted[0]).as(untrusted[1]).isEqualTo("1");
+        assertThat(untrusted[1]).contains("error: TLS handshake with the gateway at " + target + " failed")
+                .contains("set gateway-ca = FILE");
+        String[] away = agentCheckConfig("--gateway", "127.0.0.1:1", "--gateway-ca", tls.ca().toString());
+        assertThat(away[0]).isEqualTo("1");
+        assertThat(away[1]).contains("error: cannot reach the gateway at 127.0.0.1:1: connection refused; is it running");
+        String[] good = agentCheckConfig("--gateway", target, "--gateway-ca", tls.ca().toString());
+        assertThat(good[0]).as(good[1]).isEqualTo("0");
+        assertThat(good[1]).contains("ok: gateway " + target + " answers (TLS certificate trusted)", "ok: model ", "configuration ok");
+        String[] offline = agentCheckConfig("--gateway", "127.0.0.1:1", "--offline");
+        assertThat(offline[0]).as(offline[1]).isEqualTo("0");
     }
 
     @Test

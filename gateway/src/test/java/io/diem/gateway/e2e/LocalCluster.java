@@ -75,6 +75,20 @@ final class LocalCluster implements AutoCloseable {
         return ClientInterceptors.intercept(channel, CtlOutput.bearer(key));
     }
 
+    /** The tiny test model in {@code dir}, written once with the agent's own CLI (for tests without a cluster). */
+    record TinyModel(Path dir) {
+        Path path() throws Exception {
+            Path model = dir.resolve("tiny");
+            if (!Files.exists(model.resolve("config.json"))) {
+                Process p = new ProcessBuilder(java(), "-jar", AGENT_JAR.toString(), "models", "make-test", "--out", model.toString())
+                        .redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                assertThat(p.waitFor()).isZero();
+            }
+            return model;
+        }
+    }
+
     /** Writes the tiny test model with the agent's own CLI. */
     Path tinyModel() throws Exception {
         Path model = dir.resolve("tiny");
