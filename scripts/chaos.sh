@@ -84,7 +84,7 @@ done
 for node in $(nodes_json | python3 -c "import json,sys; [print(n['nodeId']) for n in json.load(sys.stdin).get('nodes',[])]"); do
     scripts/diemctl node approve "$node" >/dev/null
 done
-scripts/diemctl price set --model tiny --prompt-per-million 0.10 --completion-per-million 0.40 --per-gpu-second 0.0005 >/dev/null
+scripts/diemctl price set tiny --prompt-per-million 0.10 --completion-per-million 0.40 --per-gpu-second 0.0005 >/dev/null
 account=$(scripts/diemctl --json account create chaos | python3 -c "import json,sys; print(json.load(sys.stdin)['accountId'])")
 scripts/diemctl deposit vvv --account "$account" 5000 >/dev/null
 scripts/diemctl stake vvv --account "$account" 5000 >/dev/null

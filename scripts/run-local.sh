@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole system on one machine: builds if needed, makes a tiny test model, starts the gateway
-# (embedded ledger) and a node agent on loopback, approves the node, creates a demo account with
-# staked DIEM and an inference key, makes one streamed call, then keeps running until Ctrl-C.
+# (embedded ledger) and a node agent on loopback, approves the node, creates (once; reused after) a demo
+# account with staked DIEM and an inference key, makes one gRPC and one HTTP call, then keeps running
+# until Ctrl-C.
 #
 #   scripts/run-local.sh [--once] [--db JDBC_URL] [--model DIR] [--engine cpu|cuda|auto]
 #
@@ -73,17 +74,30 @@ done
 [ -n "$node" ] || { cat "$run/agent.log"; echo "the agent did not register" >&2; exit 1; }
 say "approving node $node"
 scripts/diemctl node approve "$node" >/dev/null
-scripts/diemctl price set --model "$name" --prompt-per-million 0.10 --completion-per-million 0.40 --per-gpu-second 0.0005 >/dev/null
+scripts/diemctl price set "$name" --prompt-per-million 0.10 --completion-per-million 0.40 --per-gpu-second 0.0005 >/dev/null
 
-say "creating a demo account with 25 staked DIEM (\$25 of inference per day)"
-account=$(scripts/diemctl --json account create demo | python3 -c "import json,sys; print(json.load(sys.stdin)['accountId'])")
-scripts/diemctl deposit vvv --account "$account" 5000 >/dev/null
-scripts/diemctl stake vvv --account "$account" 5000 >/dev/null
-scripts/diemctl mint --account "$account" 25 >/dev/null
-scripts/diemctl stake diem --account "$account" 25 >/dev/null
-app_key=$(scripts/diemctl --json key create --account "$account" --label demo | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
+# The demo account and its inference key are made once and reused (run/demo.env) while the ledger keeps them.
+demo="$run/demo.env"
+app_key=""
+if [ -f "$demo" ]; then
+    . "$demo"
+    DIEM_KEY=$app_key scripts/diemctl balance >/dev/null 2>&1 || app_key=""
+fi
+if [ -n "$app_key" ]; then
+    say "reusing the demo account $account (run/demo.env)"
+else
+    say "creating a demo account with 25 staked DIEM (\$25 of inference per day)"
+    account=$(scripts/diemctl --json account create demo | python3 -c "import json,sys; print(json.load(sys.stdin)['accountId'])")
+    scripts/diemctl deposit vvv --account "$account" 5000 >/dev/null
+    scripts/diemctl stake vvv --account "$account" 5000 >/dev/null
+    scripts/diemctl mint --account "$account" 25 >/dev/null
+    scripts/diemctl stake diem --account "$account" 25 >/dev/null
+    app_key=$(scripts/diemctl --json key create --account "$account" --label demo | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
+    (umask 077 && printf 'account=%s\napp_key=%s\n' "$account" "$app_key" > "$demo")
+fi
 for _ in $(seq 1 50); do DIEM_KEY=$app_key scripts/diemctl models list 2>/dev/null | grep -q "^$name " && break; sleep 0.2; done
 
+[ "$name" != tiny ] || say "the tiny model has random weights on purpose (tests make their own): expect gibberish, exact charges"
 say "calling the API: diemctl generate --model $name --prompt 'The node agent'"
 DIEM_KEY=$app_key scripts/diemctl generate --model "$name" --prompt "The node agent" --max-tokens 24 --temperature 0.8 --seed 7
 
@@ -105,7 +119,8 @@ The system is running. More calls (the model is random on purpose: expect gibber
   DIEM_GATEWAY=127.0.0.1:7070 DIEM_CA=run/tls/ca.pem DIEM_KEY=$app_key scripts/diemctl generate --model $name --prompt "Hello" --max-tokens 32
   curl --cacert run/tls/ca.pem https://127.0.0.1:7080/v1/chat/completions -H "Authorization: Bearer $app_key" \\
        -H "Content-Type: application/json" -d '$chat_body'
-OpenAI SDKs: base_url https://127.0.0.1:7080/v1, api_key $app_key (trust run/tls/ca.pem, e.g. NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)
+OpenAI SDKs: base_url https://127.0.0.1:7080/v1, api_key $app_key (trust run/tls/ca.pem: NODE_EXTRA_CA_CERTS or SSL_CERT_FILE), e.g.
+  (cd scripts/openai-smoke && npm ci --silent && NODE_EXTRA_CA_CERTS=../../run/tls/ca.pem K=$app_key node -e 'import("openai").then(async ({default: OpenAI}) => { const c = new OpenAI({baseURL: "https://127.0.0.1:7080/v1", apiKey: process.env.K}); const r = await c.chat.completions.create({model: "$name", messages: [{role: "user", content: "Hi"}], max_tokens: 16}); console.log(r.choices[0].message.content, r.usage); })')
 Operator (admin key in run/gateway/admin.key):  DIEM_CA=run/tls/ca.pem scripts/diemctl --key-file run/gateway/admin.key node list
 Metrics: curl localhost:9470/metrics (gateway), curl localhost:9471/metrics (agent)
 Ctrl-C stops everything.

@@ -40,7 +40,7 @@ final class ModelsCommand {
             DType type = dtype == null ? base.dtype() : DType.valueOf(dtype.toUpperCase(Locale.ROOT));
             TestModelMaker.Options options = new TestModelMaker.Options(p, seed, type, qkvBias, base.tieEmbeddings(), false);
             long start = System.nanoTime();
-            TestModelMaker.make(out, options);
+            TestModelMaker.make(out, options, System.err);
             System.out.printf("wrote %s model (%s, seed %d) to %s in %.1f s%n", preset, type, seed, out,
                     (System.nanoTime() - start) / 1e9);
             return 0;

@@ -75,7 +75,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream err = System.err;
         long loadStart = System.nanoTime();
-        Model m = new ModelLoader(System.console() != null ? err : null).load(model);
+        Model m = new ModelLoader(err).load(model);
         long loadNanos = System.nanoTime() - loadStart;
         List<Integer> prompt = input.prompt != null ? m.tokenizer().encode(input.prompt) : parseIds(input.tokenIds);
         if (prompt.isEmpty()) {

@@ -205,7 +205,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException(String.join("; ", problems) + " (diem-agent check-config lists every problem)");
         }
         Map<String, Model> loaded = new LinkedHashMap<>();
-        ModelLoader loader = new ModelLoader(null);
+        ModelLoader loader = new ModelLoader(System.err);
         for (String spec : models) {
             int eq = spec.indexOf('=');
             Path dir = Path.of(eq < 0 ? spec : spec.substring(eq + 1));

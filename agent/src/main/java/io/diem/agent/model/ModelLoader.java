@@ -63,31 +63,19 @@ public final class ModelLoader {
         Map<String, SafeTensorsFile> byTensor = indexTensors(dir);
         LlamaWeights weights = new WeightBinder(config, byTensor).bind();
         if (progress != null && weights.bytes() > PROGRESS_BYTES) {
-            prefaultWithProgress(name, weights);
-            progress.printf("loaded %s: %s, %.2f GB of %s weights%n", name, config, weights.bytes() / 1e9,
-                    weights.dtype());
+            // Read the pages in now, with progress, rather than on the first job.
+            io.diem.common.Progress p = io.diem.common.Progress.of(progress, "loading " + name, weights.bytes());
+            for (Tensor t : weights.all()) {
+                t.prefault();
+                p.add(t.elements() * t.dtype.bytes);
+            }
+            p.done();
         }
         return new Model(name, dir, config, weights, tokenizer);
     }
 
-    /** Models larger than this get a progress line while their pages are read in. */
+    /** Models larger than this report progress while their pages are read in. */
     private static final long PROGRESS_BYTES = 256L << 20;
-
-    private void prefaultWithProgress(String name, LlamaWeights weights) {
-        long total = weights.bytes();
-        long done = 0;
-        int shown = -1;
-        for (Tensor t : weights.all()) {
-            t.prefault();
-            done += t.elements() * t.dtype.bytes;
-            int percent = (int) (100 * done / total);
-            if (percent != shown) {
-                progress.printf("\rloading %s: %3d%% (%.2f of %.2f GB)", name, percent, done / 1e9, total / 1e9);
-                shown = percent;
-            }
-        }
-        progress.println();
-    }
 
     /** tensor name → the file that holds it. */
     static Map<String, SafeTensorsFile> indexTensors(Path dir) throws ModelLoadException {

@@ -35,6 +35,11 @@ public final class SafeTensorsWriter {
     private SafeTensorsWriter() {}
 
     public static void write(Path file, List<Spec> tensors) throws IOException {
+        write(file, tensors, bytes -> {});
+    }
+
+    /** As {@link #write(Path, List)}, telling {@code written} each block of tensor bytes written. */
+    public static void write(Path file, List<Spec> tensors, java.util.function.LongConsumer written) throws IOException {
         JsonObject header = new JsonObject();
         JsonObject metadata = new JsonObject();
         metadata.addProperty("format", "pt");
@@ -83,6 +88,7 @@ public final class SafeTensorsWriter {
                         }
                     }
                     out.write(bytes.array(), 0, bytes.position());
+                    written.accept(bytes.position());
                     remaining -= n;
                 }
             }

@@ -104,6 +104,11 @@ public final class TestModelMaker {
     private TestModelMaker() {}
 
     public static void make(Path out, Options o) throws IOException {
+        make(out, o, null);
+    }
+
+    /** As {@link #make(Path, Options)}, reporting the weights written to {@code progress} (null: silent). */
+    public static void make(Path out, Options o, java.io.PrintStream progress) throws IOException {
         Files.createDirectories(out);
         Preset p = o.preset();
         BpeTrainer.Result bpe = BpeTrainer.train(CORPUS, LLAMA3_SPLIT, p.merges);
@@ -119,7 +124,7 @@ public final class TestModelMaker {
         int eot = firstSpecial + 4;
         writeConfig(out, o, vocab, bos, eos);
         writeJson(out.resolve("generation_config.json"), generationConfig(bos, eos, eot));
-        writeWeights(out, o, vocab);
+        writeWeights(out, o, vocab, progress);
     }
 
     private static void writeTokenizer(Path out, BpeTrainer.Result bpe, int firstSpecial, int vocab) throws IOException {
@@ -291,7 +296,7 @@ public final class TestModelMaker {
         return g;
     }
 
-    private static void writeWeights(Path out, Options o, int vocab) throws IOException {
+    private static void writeWeights(Path out, Options o, int vocab, java.io.PrintStream progressOut) throws IOException {
         Preset p = o.preset();
         int headDim = p.dim / p.heads;
         int qDim = p.heads * headDim;
@@ -321,12 +326,15 @@ public final class TestModelMaker {
         if (!o.tieEmbeddings()) {
             specs.add(gaussian("lm_head.weight", o, counter, 1.0 / Math.sqrt(p.dim), vocab, p.dim));
         }
+        long total = specs.stream().mapToLong(t -> t.elements() * t.dtype().bytes).sum();
+        io.diem.common.Progress progress = io.diem.common.Progress.of(total > (256L << 20) ? progressOut : null,
+                "writing " + out.getFileName() + " weights", total);
         if (o.shard()) {
             int half = specs.size() / 2;
             String first = "model-00001-of-00002.safetensors";
             String second = "model-00002-of-00002.safetensors";
-            SafeTensorsWriter.write(out.resolve(first), specs.subList(0, half));
-            SafeTensorsWriter.write(out.resolve(second), specs.subList(half, specs.size()));
+            SafeTensorsWriter.write(out.resolve(first), specs.subList(0, half), progress::add);
+            SafeTensorsWriter.write(out.resolve(second), specs.subList(half, specs.size()), progress::add);
             JsonObject index = new JsonObject();
             index.add("metadata", new JsonObject());
             JsonObject map = new JsonObject();
@@ -336,8 +344,9 @@ public final class TestModelMaker {
             index.add("weight_map", map);
             writeJson(out.resolve("model.safetensors.index.json"), index);
         } else {
-            SafeTensorsWriter.write(out.resolve("model.safetensors"), specs);
+            SafeTensorsWriter.write(out.resolve("model.safetensors"), specs, progress::add);
         }
+        progress.done();
     }
 
     /** N(0, std²) values from a stream seeded per tensor (so every tensor is reproducible alone). */

@@ -84,11 +84,14 @@ public final class Admission {
             throw invalid("token_ids", "prompt has " + request.getTokenIds().getIdsCount()
                     + " tokens; model '" + model + "' has a context of " + context);
         }
-        if (maxTokens >= context) {
+        long maxPrompt = Math.min(promptTokenBound(request, available), context - 1);
+        if (request.getSampling().getMaxTokens() == 0) {
+            // The default fits the model: never more than the context leaves after the prompt's bound.
+            maxTokens = (int) Math.max(1, Math.min(maxTokens, context - maxPrompt));
+        } else if (maxTokens >= context) {
             throw invalid("max_tokens", "max_tokens " + maxTokens + " does not fit the context of " + context
                     + " tokens of model '" + model + "'");
         }
-        long maxPrompt = Math.min(promptTokenBound(request, available), context - 1);
         long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
         String callId = CallRecovery.newCallId(gatewayId);
         try {

@@ -35,11 +35,13 @@ final class AccountCommands {
 
         @Command(name = "show", mixinStandardHelpOptions = true, description = "Balances and today's credit of an account.")
         static final class Show extends CtlCommand {
-            @Option(names = "--account", description = "Account id (default: the key's own).") String account = "";
+            @Parameters(paramLabel = "ACCOUNT", arity = "0..1", description = "Account id; default: the key's own.") String account;
+            @Option(names = "--account", hidden = true, description = "Same as ACCOUNT (older form).") String accountOption;
 
             @Override
             public Integer call() {
-                return call(c -> staking(c).getAccount(AccountRequest.newBuilder().setAccountId(account).build()),
+                String id = positionalOrOption(account, accountOption, "the account");
+                return call(c -> staking(c).getAccount(AccountRequest.newBuilder().setAccountId(id).build()),
                         CtlOutput::describe);
             }
         }
@@ -66,11 +68,14 @@ final class AccountCommands {
     }
     @Command(name = "balance", mixinStandardHelpOptions = true, description = "Today's inference credit of an account.")
     static final class BalanceCmd extends CtlCommand {
-        @Option(names = "--account", defaultValue = "", description = "Account id (admin keys); default: the key's own account.") String account;
+        @Parameters(paramLabel = "ACCOUNT", arity = "0..1", description = "Account id (admin keys); default: the key's own account.")
+        String account;
+        @Option(names = "--account", hidden = true, description = "Same as ACCOUNT (older form).") String accountOption;
 
         @Override
         public Integer call() {
-            return call(c -> staking(c).getAccount(AccountRequest.newBuilder().setAccountId(account).build()).getBalance(),
+            String id = positionalOrOption(account, accountOption, "the account");
+            return call(c -> staking(c).getAccount(AccountRequest.newBuilder().setAccountId(id).build()).getBalance(),
                     b -> String.format("%s: $%s of $%s remaining today (spent $%s, reserved $%s); resets %s", b.getAccountId(),
                             Units.format(b.getRemainingMicroUsd()), Units.format(b.getAllowanceMicroUsd()),
                             Units.format(b.getSpentMicroUsd()), Units.format(b.getReservedMicroUsd()), instant(b.getResetsAt())));

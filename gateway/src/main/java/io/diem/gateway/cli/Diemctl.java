@@ -34,7 +34,7 @@ import picocli.CommandLine;
         subcommands = {AccountCommands.AccountCmd.class, KeyCommands.KeyCmd.class, StakingCommands.DepositCmd.class,
             StakingCommands.StakeCmd.class, StakingCommands.UnstakeCmd.class, StakingCommands.WithdrawCmd.class,
             StakingCommands.MintCmd.class, StakingCommands.BurnCmd.class, AccountCommands.BalanceCmd.class,
-            PriceCommands.PriceCmd.class, InferenceCommands.GenerateCmd.class, NodeCommands.NodeCmd.class,
+            PriceCommands.PriceCmd.class, InferenceCommands.GenerateCmd.class, InferenceCommands.UsageCmd.class, NodeCommands.NodeCmd.class,
             InferenceCommands.ModelsCmd.class, EpochCommands.EpochCmd.class, EpochCommands.SettlementCmd.class,
             picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class Diemctl {

@@ -17,11 +17,14 @@ final class EpochCommands {
     static final class EpochCmd {
         @Command(name = "close", mixinStandardHelpOptions = true, description = "Close an ended epoch (idempotent).")
         static final class Close extends CtlCommand {
-            @Option(names = "--epoch", defaultValue = "", description = "YYYY-MM-DD (default: yesterday, UTC).") String epoch;
+            @picocli.CommandLine.Parameters(paramLabel = "EPOCH", arity = "0..1", description = "YYYY-MM-DD; default: yesterday, UTC.")
+            String epoch;
+            @Option(names = "--epoch", hidden = true, description = "Same as EPOCH (older form).") String epochOption;
 
             @Override
             public Integer call() {
-                return call(c -> admin(c).closeEpoch(io.diem.v1.CloseEpochRequest.newBuilder().setEpoch(epoch).build()),
+                String day = positionalOrOption(epoch, epochOption, "the epoch");
+                return call(c -> admin(c).closeEpoch(io.diem.v1.CloseEpochRequest.newBuilder().setEpoch(day).build()),
                         SettlementCmd::describe);
             }
         }
@@ -57,23 +60,29 @@ final class EpochCommands {
 
         @Command(name = "show", mixinStandardHelpOptions = true, description = "A closed epoch's report.")
         static final class Show extends CtlCommand {
-            @Option(names = "--epoch", required = true, description = "The epoch: a UTC day, YYYY-MM-DD.") String epoch;
+            @picocli.CommandLine.Parameters(paramLabel = "EPOCH", arity = "0..1", description = "The epoch: a UTC day, YYYY-MM-DD.")
+            String epoch;
+            @Option(names = "--epoch", hidden = true, description = "Same as EPOCH (older form).") String epochOption;
 
             @Override
             public Integer call() {
-                return call(c -> admin(c).getSettlement(io.diem.v1.EpochRequest.newBuilder().setEpoch(epoch).build()),
+                String day = required(positionalOrOption(epoch, epochOption, "the epoch"), "settlement show EPOCH (YYYY-MM-DD)");
+                return call(c -> admin(c).getSettlement(io.diem.v1.EpochRequest.newBuilder().setEpoch(day).build()),
                         SettlementCmd::describe);
             }
         }
 
         @Command(name = "proof", mixinStandardHelpOptions = true, description = "A recipient's Merkle proof, checked against the root here.")
         static final class Proof extends CtlCommand {
-            @Option(names = "--epoch", required = true, description = "The epoch: a UTC day, YYYY-MM-DD.") String epoch;
+            @picocli.CommandLine.Parameters(paramLabel = "EPOCH", arity = "0..1", description = "The epoch: a UTC day, YYYY-MM-DD.")
+            String epoch;
+            @Option(names = "--epoch", hidden = true, description = "Same as EPOCH (older form).") String epochOption;
             @Option(names = "--recipient", required = true, description = "Payout recipient as the report lists it: a node id (provider share) or a staker's account id.") String recipient;
 
             @Override
             public Integer call() {
-                return call(c -> admin(c).getPayoutProof(io.diem.v1.PayoutProofRequest.newBuilder().setEpoch(epoch)
+                String day = required(positionalOrOption(epoch, epochOption, "the epoch"), "settlement proof EPOCH --recipient R");
+                return call(c -> admin(c).getPayoutProof(io.diem.v1.PayoutProofRequest.newBuilder().setEpoch(day)
                         .setRecipient(recipient).build()), (io.diem.v1.PayoutProof p) -> {
                             var payout = p.getPayout();
                             String kind = payout.getKind() == io.diem.v1.RecipientKind.RECIPIENT_KIND_PROVIDER ? "provider" : "staker";

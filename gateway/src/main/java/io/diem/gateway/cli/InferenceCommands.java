@@ -1,6 +1,7 @@
 package io.diem.gateway.cli;
 
 import static io.diem.gateway.cli.CtlOutput.describe;
+import static io.diem.gateway.cli.CtlOutput.instant;
 
 import io.diem.gateway.ledger.Units;
 import java.io.PrintWriter;
@@ -17,8 +18,12 @@ final class InferenceCommands {
     @Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream a completion (app developers: the API in one command).")
     static final class GenerateCmd extends CtlCommand {
         @Option(names = "--model", required = true, description = "Model name (see models list).") String model;
-        @Option(names = "--prompt", required = true, description = "Prompt text (BOS added where the model uses one).") String prompt;
-        @Option(names = "--max-tokens", defaultValue = "0", description = "0 = the gateway's default.") int maxTokens;
+        @Option(names = "--prompt", required = true, description = "Prompt text (BOS added where the model uses one); with --chat, the user's message.") String prompt;
+        @Option(names = "--chat", description = "Send the prompt as a chat (a user message, with --system before it), rendered with "
+                + "the model's own chat template.") boolean chat;
+        @Option(names = "--system", description = "With --chat: a system message before the user's.") String system;
+        @Option(names = "--max-tokens", defaultValue = "0", description = "Most completion tokens; 0 = the gateway's default "
+                + "(256, or what the model's context leaves). Default: ${DEFAULT-VALUE}.") int maxTokens;
         @Option(names = "--temperature", defaultValue = "0.7", description = "Sampling temperature 0..2; 0 is greedy. Default: ${DEFAULT-VALUE}.") float temperature;
         @Option(names = "--top-p", defaultValue = "0", description = "Nucleus sampling mass (0, 1]; 0 means off. Default: ${DEFAULT-VALUE}.") float topP;
         @Option(names = "--top-k", defaultValue = "0", description = "Keep only the k most likely tokens; 0 means off. Default: ${DEFAULT-VALUE}.") int topK;
@@ -33,8 +38,20 @@ final class InferenceCommands {
             if (seed != null) {
                 sampling.setSeed(seed);
             }
-            io.diem.v1.GenerateRequest request = io.diem.v1.GenerateRequest.newBuilder().setModel(model).setPrompt(prompt)
-                    .setSampling(sampling).build();
+            if (system != null && !chat) {
+                throw new IllegalArgumentException("--system needs --chat (a system message is part of a chat)");
+            }
+            io.diem.v1.GenerateRequest.Builder builder = io.diem.v1.GenerateRequest.newBuilder().setModel(model).setSampling(sampling);
+            if (chat) {
+                io.diem.v1.ChatMessages.Builder messages = io.diem.v1.ChatMessages.newBuilder();
+                if (system != null) {
+                    messages.addMessages(io.diem.v1.ChatMessage.newBuilder().setRole("system").setContent(system));
+                }
+                builder.setChat(messages.addMessages(io.diem.v1.ChatMessage.newBuilder().setRole("user").setContent(prompt)));
+            } else {
+                builder.setPrompt(prompt);
+            }
+            io.diem.v1.GenerateRequest request = builder.build();
             PrintWriter out = root.spec.commandLine().getOut();
             StringBuilder text = new StringBuilder();
             return root.call(c -> {
@@ -70,6 +87,50 @@ final class InferenceCommands {
             }, text);
         }
     }
+    @Command(name = "usage", mixinStandardHelpOptions = true, description = "An account's usage records (booked charges), newest first, "
+            + "a page at a time.")
+    static final class UsageCmd extends CtlCommand {
+        @picocli.CommandLine.Parameters(paramLabel = "ACCOUNT", arity = "0..1", description = "Account id (admin keys); default: the key's own.")
+        String account;
+        @Option(names = "--page-size", defaultValue = "20", description = "Records per page, 1..1000. Default: ${DEFAULT-VALUE}.") int pageSize;
+        @Option(names = "--page-token", defaultValue = "", description = "The token the previous page printed after 'more:'; empty for the newest.")
+        String pageToken;
+        @Option(names = "--all", description = "Fetch every page (with --json: one object with all records).") boolean all;
+
+        @Override
+        public Integer call() {
+            String id = account == null ? "" : account;
+            return call(c -> {
+                var stub = io.diem.v1.InferenceGrpc.newBlockingStub(c);
+                io.diem.v1.GetUsageResponse.Builder merged = io.diem.v1.GetUsageResponse.newBuilder();
+                String token = pageToken;
+                do {
+                    io.diem.v1.GetUsageResponse page = stub.getUsage(io.diem.v1.GetUsageRequest.newBuilder().setAccountId(id)
+                            .setPageSize(pageSize).setPageToken(token).build());
+                    merged.addAllRecords(page.getRecordsList()).setNextPageToken(page.getNextPageToken());
+                    token = page.getNextPageToken();
+                } while (all && !token.isEmpty());
+                return merged.build();
+            }, (io.diem.v1.GetUsageResponse r) -> {
+                StringBuilder s = new StringBuilder();
+                for (io.diem.v1.UsageRecord u : r.getRecordsList()) {
+                    s.append(String.format("%s  %s  %-10s %5d+%-5d tokens  %8.3f %s-s  $%s  %s%n", instant(u.getBookedAt()), u.getJobId(),
+                            u.getModel(), u.getUsage().getPromptTokens(), u.getUsage().getCompletionTokens(), u.getUsage().getGpuMicros() / 1e6,
+                            u.getUsage().getComputeKind() == io.diem.v1.ComputeKind.COMPUTE_KIND_GPU ? "GPU" : "CPU",
+                            Units.format(u.getUsage().getCostMicroUsd()),
+                            u.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(Locale.ROOT)));
+                }
+                if (r.getRecordsCount() == 0) {
+                    s.append("no usage records");
+                }
+                if (!r.getNextPageToken().isEmpty()) {
+                    s.append("more: --page-token ").append(r.getNextPageToken());
+                }
+                return s.toString().stripTrailing();
+            });
+        }
+    }
+
     @Command(name = "models", mixinStandardHelpOptions = true, description = "Models served now: list.",
             subcommands = {ModelsCmd.List.class})
     static final class ModelsCmd {

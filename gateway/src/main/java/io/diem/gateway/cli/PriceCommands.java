@@ -19,13 +19,18 @@ final class PriceCommands {
     static final class PriceCmd {
         @Command(name = "set", mixinStandardHelpOptions = true, description = "Set a model's prices in USD; unnamed prices keep their value (0 for a new model).")
         static final class Set extends CtlCommand {
-            @Option(names = "--model", required = true, description = "Model name, as nodes serve it.") String model;
+            @picocli.CommandLine.Parameters(paramLabel = "MODEL", arity = "0..1", description = "Model name, as nodes serve it.") String modelName;
+            @Option(names = "--model", hidden = true, description = "Same as MODEL (older form).") String modelOption;
             @Option(names = "--prompt-per-million", description = "USD per 1M prompt tokens.") String prompt;
             @Option(names = "--completion-per-million", description = "USD per 1M completion tokens.") String completion;
             @Option(names = "--per-gpu-second", description = "USD per GPU-second.") String gpu;
 
             @Override
             public Integer call() {
+                String model = positionalOrOption(modelName, modelOption, "the model");
+                if (model.isEmpty()) {
+                    throw new IllegalArgumentException("name the MODEL whose prices to set: price set MODEL --prompt-per-million USD …");
+                }
                 return call(c -> {
                     ModelPrice current = admin(c).listModelPrices(ListModelPricesRequest.getDefaultInstance()).getPricesList()
                             .stream().filter(p -> p.getModel().equals(model)).findFirst()

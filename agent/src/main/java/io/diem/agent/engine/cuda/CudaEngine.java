@@ -218,9 +218,13 @@ public final class CudaEngine implements InferenceEngine {
                 }
             }
         }
+        io.diem.common.Progress progress = io.diem.common.Progress.of(w.bytes() > (256L << 20) ? System.err : null,
+                "uploading " + model.name() + " to " + device(), w.bytes());
         for (Tensor t : w.all()) {
             dm.tensors.put(t, small.contains(t) ? floats(dm, t.toFloats()) : stored(dm, t));
+            progress.add(t.elements() * t.dtype.bytes);
         }
+        progress.done();
         dm.invFreq = floats(dm, toFloat(model.config().ropeScaling.inverseFrequencies(model.config().headDim,
                 model.config().ropeTheta)));
         return dm;
