@@ -39,6 +39,11 @@ public final class MeteredSequence implements Sequence {
     }
 
     @Override
+    public long kvCacheBytes() {
+        return inner.kvCacheBytes();
+    }
+
+    @Override
     public void close() {
         // the scheduler closes the sequence it opened
     }

@@ -18,6 +18,9 @@ public interface Sequence extends AutoCloseable {
      */
     float[] step(int[] tokens);
 
+    /** Bytes of memory this sequence's KV cache holds (host memory on the CPU engine, device memory on CUDA). */
+    long kvCacheBytes();
+
     /** Compute time of the last {@link #step}, in nanoseconds, by the engine's meter (CPU or GPU time). */
     long lastStepComputeNanos();
 

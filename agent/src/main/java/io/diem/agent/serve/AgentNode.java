@@ -121,6 +121,8 @@ public final class AgentNode {
         String device = scheduler.device();
         metrics.gauge("diem.agent.queue.depth", "Jobs waiting in the device's queue", () -> scheduler.queued(), "device", device);
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
+        metrics.gauge("diem.agent.kv.cache.bytes", "Memory held by the KV caches of the device's running jobs (each sized for "
+                + "its job's whole token budget)", scheduler::kvCacheBytes, "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
                 scheduler, s -> s.busyNanos() / 1e9, "device", device); // the scheduler lives as long as the node
         BusyRatio ratio = new BusyRatio(scheduler);

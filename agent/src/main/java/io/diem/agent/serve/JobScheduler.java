@@ -36,6 +36,7 @@ public final class JobScheduler implements AutoCloseable {
     private final Thread worker;
     private volatile Job running;
     private volatile long busyNanos;
+    private final java.util.concurrent.atomic.AtomicLong kvCacheBytes = new java.util.concurrent.atomic.AtomicLong();
     private final JobTracker tracker;
 
     /** Told when a job starts running on this device (the node journals it, so a crash leaves an interrupted receipt). */
@@ -103,6 +104,11 @@ public final class JobScheduler implements AutoCloseable {
     }
 
     /** Compute time of all jobs run here so far (the device's busy time by its own meter), ns. */
+    /** Bytes held by the KV caches of the jobs running on this device now. */
+    public long kvCacheBytes() {
+        return kvCacheBytes.get();
+    }
+
     public long busyNanos() {
         return busyNanos;
     }
@@ -142,7 +148,10 @@ public final class JobScheduler implements AutoCloseable {
         int capacity = Math.min(job.model.config().contextLength,
                 job.request.promptTokens().size() + Math.min(job.request.sampling().maxTokens(),
                         job.request.tokenLimit() > 0 ? job.request.tokenLimit() : Integer.MAX_VALUE));
+        long kv = 0;
         try (Sequence sequence = engine.newSequence(job.model, capacity)) {
+            kv = sequence.kvCacheBytes();
+            kvCacheBytes.addAndGet(kv);
             tracker.started(job);
             result = Generator.generate(new MeteredSequence(sequence, job::addCompute), job.model.tokenizer(), job.request, job.sink,
                     job.cancellation);
@@ -150,6 +159,8 @@ public final class JobScheduler implements AutoCloseable {
             LOG.log(Level.WARNING, "job " + job.id() + " failed on " + device, e);
             finish(job, null, e);
             return;
+        } finally {
+            kvCacheBytes.addAndGet(-kv);
         }
         busyNanos += result.computeNanos();
         finish(job, result, null);

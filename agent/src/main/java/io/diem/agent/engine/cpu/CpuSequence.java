@@ -123,6 +123,11 @@ final class CpuSequence implements Sequence {
     }
 
     @Override
+    public long kvCacheBytes() {
+        return 2L * keyCache.length * keyCache[0].length * Float.BYTES;
+    }
+
+    @Override
     public float[] step(int[] tokens) {
         Sequence.checkStep(tokens, position, capacity, c.vocabSize);
         long before = engine.cpuNanos();

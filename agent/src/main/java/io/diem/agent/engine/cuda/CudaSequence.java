@@ -45,6 +45,8 @@ final class CudaSequence implements Sequence {
     private final List<CUdeviceptr> owned = new ArrayList<>();
     private final CUdeviceptr x, xb, xb2, q, k, v, att, hb, hb2, logits, scores;
     private final CUdeviceptr[] keyCache, valueCache;
+    /** Device memory of keyCache and valueCache (float32). */
+    private final long kvBytes;
     private final CUevent start = new CUevent();
     private final CUevent end = new CUevent();
     private final float[] hostLogits;
@@ -74,6 +76,7 @@ final class CudaSequence implements Sequence {
         hb2 = buffer(c.hiddenDim);
         logits = buffer(c.vocabSize);
         scores = buffer((long) c.heads * capacity);
+        kvBytes = 2L * c.layers * capacity * c.kvDim * Float.BYTES;
         keyCache = new CUdeviceptr[c.layers];
         valueCache = new CUdeviceptr[c.layers];
         for (int l = 0; l < c.layers; l++) {
@@ -106,6 +109,11 @@ final class CudaSequence implements Sequence {
     @Override
     public long lastStepComputeNanos() {
         return lastStepNanos;
+    }
+
+    @Override
+    public long kvCacheBytes() {
+        return kvBytes;
     }
 
     @Override
