@@ -41,9 +41,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * Gateway overhead: the same one-token call made through the gateway (auth, reservation, dispatch,
  * relay) and straight to the agent with a ticket minted here, alternating, on one agent process and
  * a tiny model; reports p50/p99 of each and their difference, then admitted calls/s from 8 clients.
+ * Warm-up: WARMUP alternating pairs, then a probe of 200 pairs, then WARMUP pairs again and a second
+ * probe; both probes are printed so a reader sees that the second warm-up changed nothing (the JIT
+ * settles after a few thousand calls; 100 warm-up pairs used to report 7x the warm overhead).
  * Run by scripts/bench-gateway.sh.
  *
- * <pre>java -cp diem-gateway.jar:diem-bench.jar io.diem.bench.GatewayBenchmark AGENT_JAR MODEL_DIR CALLS</pre>
+ * <pre>java -cp diem-gateway.jar:diem-bench.jar io.diem.bench.GatewayBenchmark AGENT_JAR MODEL_DIR CALLS [WARMUP]</pre>
  */
 public final class GatewayBenchmark {
 
@@ -52,7 +55,8 @@ public final class GatewayBenchmark {
     public static void main(String[] args) throws Exception {
         Path agentJar = Path.of(args[0]);
         Path model = Path.of(args[1]);
-        int calls = args.length > 2 ? Integer.parseInt(args[2]) : 300;
+        int calls = args.length > 2 ? Integer.parseInt(args[2]) : 1000;
+        int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 3000;
         Path dir = Files.createTempDirectory("gateway-bench");
         Process agent = null;
         try (Db db = Db.open(Db.h2Url(dir), 16)) {
@@ -100,7 +104,7 @@ public final class GatewayBenchmark {
             Jobs jobs = new Jobs(ledger.tx(), Clock.systemUTC());
             TicketKeys ticketKeys = new TicketKeys(dir.resolve("ticket.secret"), ledger.tx());
             java.util.ArrayDeque<io.diem.v1.SignedTicket> tickets = new java.util.ArrayDeque<>();
-            for (int i = 0; i < calls + 100; i++) {
+            for (int i = 0; i < calls + 2 * warmup + 400; i++) {
                 String job = "direct-" + UUID.randomUUID();
                 ledger.reserve(job, account, null, 1_000);
                 long now = System.currentTimeMillis() * 1000;
@@ -113,23 +117,18 @@ public final class GatewayBenchmark {
             Runnable throughGateway = () -> viaGateway.withDeadlineAfter(30, TimeUnit.SECONDS).generate(request).forEachRemaining(r -> {});
             Runnable straight = () -> toAgent.withDeadlineAfter(30, TimeUnit.SECONDS).execute(ExecuteRequest.newBuilder()
                     .setTicket(tickets.poll()).setRequest(request).build()).forEachRemaining(r -> {});
-            for (int i = 0; i < 100; i++) { // warm up both paths
-                throughGateway.run();
-                straight.run();
+            for (int round = 1; round <= 2; round++) {
+                for (int i = 0; i < warmup; i++) { // warm up both paths
+                    throughGateway.run();
+                    straight.run();
+                }
+                long[][] probe = alternate(200, throughGateway, straight);
+                System.out.printf("after warm-up %d (%d pairs): overhead p50 %6.2f ms  p99 %6.2f ms%n", round, warmup * round,
+                        p(probe[0], 50) - p(probe[1], 50), p(probe[0], 99) - p(probe[1], 99));
             }
-            long[] g = new long[calls];
-            long[] s = new long[calls];
-            for (int i = 0; i < calls; i++) {
-                long t0 = System.nanoTime();
-                throughGateway.run();
-                long t1 = System.nanoTime();
-                straight.run();
-                long t2 = System.nanoTime();
-                g[i] = t1 - t0;
-                s[i] = t2 - t1;
-            }
-            Arrays.sort(g);
-            Arrays.sort(s);
+            long[][] measured = alternate(calls, throughGateway, straight);
+            long[] g = measured[0];
+            long[] s = measured[1];
             System.out.printf("latency of a 1-token call (%d each, alternating):%n", calls);
             System.out.printf("  through gateway  p50 %6.2f ms  p99 %6.2f ms%n", p(g, 50), p(g, 99));
             System.out.printf("  direct to agent  p50 %6.2f ms  p99 %6.2f ms%n", p(s, 50), p(s, 99));
@@ -164,6 +163,24 @@ public final class GatewayBenchmark {
             }
         }
         System.exit(0);
+    }
+
+    /** {@code n} alternating pairs: {through gateway, direct} latencies in ns, each sorted. */
+    private static long[][] alternate(int n, Runnable throughGateway, Runnable straight) {
+        long[] g = new long[n];
+        long[] s = new long[n];
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            throughGateway.run();
+            long t1 = System.nanoTime();
+            straight.run();
+            long t2 = System.nanoTime();
+            g[i] = t1 - t0;
+            s[i] = t2 - t1;
+        }
+        Arrays.sort(g);
+        Arrays.sort(s);
+        return new long[][] {g, s};
     }
 
     private static double p(long[] sorted, int percentile) {
