@@ -31,6 +31,16 @@ public final class ApiKeys {
 
     private final Tx tx;
     private final Clock clock;
+    /**
+     * Valid keys by secret hash, each trusted for {@link #CACHE_TTL}: a key revoked on this gateway
+     * leaves the cache at once, one revoked through another gateway sharing the ledger within the TTL.
+     * Only valid keys are cached, so unknown and revoked keys always take the same (database) path.
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<String, ApiKey> valid = com.github.benmanes.caffeine.cache.Caffeine
+            .newBuilder().expireAfterWrite(CACHE_TTL).maximumSize(100_000).build();
+
+    /** How long a key read from the ledger is trusted without reading it again (revocation reaches every gateway within it). */
+    public static final java.time.Duration CACHE_TTL = java.time.Duration.ofMillis(900);
 
     public ApiKeys(Tx tx, Clock clock) {
         this.tx = tx;
@@ -72,6 +82,14 @@ public final class ApiKeys {
     }
 
     public ApiKey revoke(String keyId) {
+        try {
+            return revokeInLedger(keyId);
+        } finally {
+            valid.asMap().values().removeIf(k -> k.keyId().equals(keyId));
+        }
+    }
+
+    private ApiKey revokeInLedger(String keyId) {
         return tx.run(sql -> {
             ApiKey key = sql.one("SELECT " + COLUMNS + " FROM api_keys WHERE key_id = ? FOR UPDATE", ApiKeys::map, keyId)
                     .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no API key '" + keyId + "'"));
@@ -90,8 +108,15 @@ public final class ApiKeys {
      */
     public Optional<ApiKey> authenticate(String secret) {
         String hash = hash(secret == null ? "" : secret);
-        return tx.run(sql -> sql.one("SELECT " + COLUMNS + " FROM api_keys WHERE secret_sha256 = ?", ApiKeys::map, hash))
+        ApiKey cached = valid.getIfPresent(hash);
+        if (cached != null) {
+            return Optional.of(cached);
+        }
+        // Unknown, revoked and malformed keys all take this path (one lookup), so their answers take alike.
+        Optional<ApiKey> key = tx.run(sql -> sql.one("SELECT " + COLUMNS + " FROM api_keys WHERE secret_sha256 = ?", ApiKeys::map, hash))
                 .filter(k -> !k.revoked());
+        key.ifPresent(k -> valid.put(hash, k));
+        return key;
     }
 
     public boolean any() {

@@ -37,8 +37,13 @@ public final class Credit {
         return UnixMicros.now(clock);
     }
 
+    /**
+     * Today's allowance, spent and reserved. A read: it takes no row lock (the allowance depends only on
+     * staked DIEM, which maturing an unstake does not touch), so balance reads never queue behind an
+     * account's reservations.
+     */
     public Balance balance(String accountId) {
-        return tx.run(sql -> DailyCredit.balance(sql, AccountRow.lockAndMature(sql, accountId, now()), config, now()));
+        return tx.run(sql -> DailyCredit.balance(sql, AccountRow.read(sql, accountId, false), config, now()));
     }
 
     /** Reservations still pending (credit held by calls in flight or awaiting their receipt). */

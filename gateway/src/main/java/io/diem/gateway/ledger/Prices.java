@@ -15,6 +15,14 @@ public final class Prices {
 
     private final Tx tx;
     private final Clock clock;
+    /**
+     * Prices read for admission, each trusted for {@link ApiKeys#CACHE_TTL}: a price set on this gateway
+     * replaces its entry at once, one set through another gateway sharing the ledger is seen within the
+     * TTL. Models without a price are not cached (a new price is seen at once). Receipt booking reads the
+     * ledger itself.
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<String, Pricing> cached = com.github.benmanes.caffeine.cache.Caffeine
+            .newBuilder().expireAfterWrite(ApiKeys.CACHE_TTL).maximumSize(10_000).build();
 
     public Prices(Tx tx, Clock clock) {
         this.tx = tx;
@@ -26,7 +34,7 @@ public final class Prices {
             throw new GatewayException(Kind.INVALID_ARGUMENT, "model name must be 1..128 characters");
         }
         // UPDATE, else INSERT: portable between H2 and PostgreSQL; a racing INSERT loses on the key and is retried.
-        return tx.runRetryingDuplicateKey(sql -> {
+        Pricing stored = tx.runRetryingDuplicateKey(sql -> {
             long now = UnixMicros.now(clock);
             int updated = sql.update("UPDATE model_prices SET prompt_per_million = ?, completion_per_million = ?, per_gpu_second = ?, "
                     + "updated_at = ? WHERE model = ?", price.promptPerMillion(), price.completionPerMillion(), price.perGpuSecond(), now,
@@ -38,10 +46,18 @@ public final class Prices {
             }
             return price;
         });
+        cached.invalidate(price.model());
+        return stored;
     }
 
     public Optional<Pricing> get(String model) {
-        return tx.run(sql -> find(sql, model));
+        Pricing hit = cached.getIfPresent(model);
+        if (hit != null) {
+            return Optional.of(hit);
+        }
+        Optional<Pricing> price = tx.run(sql -> find(sql, model));
+        price.ifPresent(p -> cached.put(model, p));
+        return price;
     }
 
     /** The model's prices inside the caller's transaction; a model without a price is charged 0. */

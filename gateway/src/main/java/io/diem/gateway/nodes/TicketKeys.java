@@ -65,6 +65,8 @@ public final class TicketKeys {
 
     /** The key that authenticates this node's tickets (the node receives it over its session). */
     public TicketKey forNode(String nodeId) {
-        return TicketKey.derive(secret, keyId, nodeId);
+        return perNode.computeIfAbsent(nodeId, id -> TicketKey.derive(secret, keyId, id)); // one HMAC per node, not per call
     }
+
+    private final java.util.Map<String, TicketKey> perNode = new java.util.concurrent.ConcurrentHashMap<>();
 }

@@ -35,9 +35,13 @@ abstract class LedgerContractTest {
 
     void dropDatabase() throws Exception {}
 
+    /** The database this test's ledger opened (a second ledger may open it too). */
+    String openedUrl;
+
     @BeforeEach
     void open() throws Exception {
-        db = Db.open(jdbcUrl(), 4);
+        openedUrl = jdbcUrl();
+        db = Db.open(openedUrl, 4);
         ledger = new Ledger(db, LedgerConfig.defaults(), clock);
     }
 
@@ -385,5 +389,32 @@ abstract class LedgerContractTest {
     static void assertKind(Runnable call, Kind kind) {
         assertThatThrownBy(call::run)
                 .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(kind));
+    }
+
+    @Test
+    void aKeyRevokedOrAPriceSetThroughAnotherGatewayTakesEffectHereWithinASecond() throws Exception {
+        String account = stakedAccount(1);
+        CreatedKey key = ledger.createKey(account, Scope.INFERENCE, 0, "cached");
+        ledger.setPrice(new Pricing("m", 1, 2, 3));
+        assertThat(ledger.authenticate(key.secret())).isPresent(); // now cached on this gateway
+        assertThat(ledger.price("m")).contains(new Pricing("m", 1, 2, 3));
+        // Another gateway on the same ledger: its own Ledger (own caches), wall-clock expiry of ours.
+        try (Db other = Db.open(openedUrl, 2)) {
+            Ledger elsewhere = new Ledger(other, LedgerConfig.defaults(), clock);
+            elsewhere.revokeKey(key.key().keyId());
+            elsewhere.setPrice(new Pricing("m", 10, 20, 30));
+            long start = System.nanoTime();
+            while (ledger.authenticate(key.secret()).isPresent() || !ledger.price("m").orElseThrow().equals(new Pricing("m", 10, 20, 30))) {
+                assertThat(System.nanoTime() - start).as("revocation and price reach this gateway within 1 s").isLessThan(1_000_000_000L);
+                Thread.sleep(20);
+            }
+        }
+        // On this gateway itself, at once.
+        CreatedKey second = ledger.createKey(account, Scope.INFERENCE, 0, "local");
+        assertThat(ledger.authenticate(second.secret())).isPresent();
+        ledger.revokeKey(second.key().keyId());
+        assertThat(ledger.authenticate(second.secret())).isEmpty();
+        ledger.setPrice(new Pricing("m", 7, 7, 7));
+        assertThat(ledger.price("m")).contains(new Pricing("m", 7, 7, 7));
     }
 }
