@@ -110,6 +110,8 @@ public final class GatewayBenchmark {
                 long now = System.currentTimeMillis() * 1000;
                 jobs.insert(new Jobs.Job(job, job, account, null, node, "tiny", 64, 1, 5_000_000, now,
                         Jobs.State.DISPATCHED, true, 0, 1, now));
+                // Its relay record, as the dispatcher writes one when a stream ends: booking waits for it otherwise.
+                jobs.recordRelayed(job, 1, 1, true);
                 tickets.add(TicketMinter.mint(ticketKeys.forNode(node), JobTicket.newBuilder().setJobId(job).setNodeId(node)
                         .setAccountRef(job).setModel("tiny").setMaxPromptTokens(64).setMaxCompletionTokens(1).setGpuMicrosLimit(5_000_000)
                         .setIssuedAtUnixMicros(now).setExpiresAtUnixMicros(now + 600_000_000L).build()));

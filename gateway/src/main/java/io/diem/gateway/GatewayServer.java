@@ -79,6 +79,9 @@ public final class GatewayServer {
     private HttpApiServer http;
     private final ReceiptBooking booking;
     private final Settlement settlement;
+    /** Books receipt batches off the node sessions' stream threads (each session's batches in order). */
+    private final java.util.concurrent.ExecutorService bookingThreads =
+            Executors.newFixedThreadPool(4, ThreadFactories.daemon("receipt-booking"));
     private final ScheduledExecutorService background =
             Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gateway-background"));
     private MetricsHttpServer metricsServer;
@@ -110,7 +113,8 @@ public final class GatewayServer {
                         requests)))
                 .addService(StrictRequests.wrap(ServerInterceptors.intercept(new StakingService(ledger), auth, requests)))
                 .addService(StrictRequests.wrap(ServerInterceptors.intercept(new AdminService(ledger, nodes, settlement), auth, requests)))
-                .addService(StrictRequests.wrap(ServerInterceptors.intercept(new NodeSessionService(sessions, nodes, ticketKeys, booking),
+                .addService(StrictRequests.wrap(ServerInterceptors.intercept(new NodeSessionService(sessions, nodes, ticketKeys, booking,
+                        bookingThreads),
                         NodeSessionService.peerAddress(), requests)))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
@@ -235,6 +239,10 @@ public final class GatewayServer {
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
         background.shutdownNow();
+        bookingThreads.shutdown();
+        if (!bookingThreads.awaitTermination(5, TimeUnit.SECONDS)) {
+            bookingThreads.shutdownNow(); // unbooked batches stay unacknowledged: their agents resend them
+        }
         if (http != null) {
             http.close();
         }

@@ -35,7 +35,9 @@ import java.util.logging.Logger;
  * fresh challenge first; the only message accepted before the node answers it with a signed
  * registration is that registration, and any other (or a registration that fails) closes the session
  * with UNAUTHENTICATED having changed nothing. Afterwards the session carries the node's heartbeats,
- * receipt batches and job events, each checked to be the session's own node's.
+ * receipt batches and job events, each checked to be the session's own node's. Receipt batches are
+ * booked off the stream's thread, in order per session ({@code booking} executor): the ledger may be
+ * slow, but a node's heartbeats and its jobs' token streams never wait behind its bookings.
  */
 public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplBase {
 
@@ -47,12 +49,18 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
     private final NodeDirectory nodes;
     private final TicketKeys ticketKeys;
     private final ReceiptBooking booking;
+    private final java.util.concurrent.Executor bookingThreads;
+    /** Usage messages one session may have waiting for booking; more are dropped (the agent resends what is not acknowledged). */
+    static final int MAX_QUEUED_USAGE = 4;
 
-    public NodeSessionService(NodeSessions sessions, NodeDirectory nodes, TicketKeys ticketKeys, ReceiptBooking booking) {
+    /** @param bookingThreads where receipt batches are booked (shared by all sessions; each session's in order) */
+    public NodeSessionService(NodeSessions sessions, NodeDirectory nodes, TicketKeys ticketKeys, ReceiptBooking booking,
+            java.util.concurrent.Executor bookingThreads) {
         this.sessions = sessions;
         this.nodes = nodes;
         this.ticketKeys = ticketKeys;
         this.booking = booking;
+        this.bookingThreads = bookingThreads;
     }
 
     @Override
@@ -63,6 +71,7 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
         call.setOnCancelHandler(() -> sessions.closed(session));
         session.send(GatewayMessage.newBuilder().setChallenge(Challenge.newBuilder()
                 .setNonce(ByteString.copyFrom(session.nonce()))).build());
+        UsageQueue usage = new UsageQueue(session, out);
         return new StreamObserver<>() {
             @Override
             public void onNext(NodeMessage message) {
@@ -70,7 +79,7 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
                     return;
                 }
                 try {
-                    handle(session, message);
+                    handle(session, message, usage);
                 } catch (GatewayException | StatusRuntimeException | IllegalArgumentException e) {
                     sessions.closed(session);
                     out.fail(GrpcErrors.toStatus(e));
@@ -126,7 +135,53 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
         }
     }
 
-    private void handle(NodeSession session, NodeMessage message) {
+    /** One session's usage messages, booked one after another on the booking threads. */
+    private final class UsageQueue {
+        private final NodeSession session;
+        private final StreamSender out;
+        private java.util.concurrent.CompletableFuture<Void> tail = java.util.concurrent.CompletableFuture.completedFuture(null);
+        private int queued;
+
+        UsageQueue(NodeSession session, StreamSender out) {
+            this.session = session;
+            this.out = out;
+        }
+
+        synchronized void add(ReportUsageRequest usage) {
+            if (queued >= MAX_QUEUED_USAGE) {
+                LOG.fine("node " + session.nodeId() + ": " + queued + " usage messages already wait for booking; dropped one "
+                        + "(the agent resends unacknowledged batches)");
+                return;
+            }
+            queued++;
+            tail = tail.thenRunAsync(() -> book(usage), bookingThreads);
+        }
+
+        private void book(ReportUsageRequest usage) {
+            try {
+                if (out.ended()) {
+                    return;
+                }
+                // Receipts follow their jobs' last events on this stream: book them against the relay records.
+                int late = session.awaitRelayRecords(RELAY_RECORD_WAIT_NANOS);
+                if (late > 0) {
+                    LOG.warning("node " + session.nodeId() + ": booking receipts before " + late + " relay records were written");
+                }
+                session.send(GatewayMessage.newBuilder().setUsage(booking.report(usage)).build());
+            } catch (GatewayException | StatusRuntimeException | IllegalArgumentException e) {
+                sessions.closed(session);
+                out.fail(GrpcErrors.toStatus(e));
+            } catch (RuntimeException e) {
+                LOG.log(java.util.logging.Level.WARNING, "booking usage of node " + session.nodeId() + " failed; the agent resends", e);
+            } finally {
+                synchronized (this) {
+                    queued--;
+                }
+            }
+        }
+    }
+
+    private void handle(NodeSession session, NodeMessage message, UsageQueue queue) {
         if (!session.authenticated() && message.getBodyCase() != NodeMessage.BodyCase.REGISTER) {
             throw Status.UNAUTHENTICATED.withDescription("register first: answer the session's challenge with a registration "
                     + "signed by the node key").asRuntimeException();
@@ -151,16 +206,11 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
                         .setAcknowledgedSequence(node.ackedSequence())).build());
             }
             case USAGE -> {
-                // Receipts follow their jobs' last events on this stream: book them against the relay records.
-                int late = session.awaitRelayRecords(RELAY_RECORD_WAIT_NANOS);
-                if (late > 0) {
-                    LOG.warning("node " + session.nodeId() + ": booking receipts before " + late + " relay records were written");
-                }
                 ReportUsageRequest usage = message.getUsage();
                 for (SignedEnvelope batch : usage.getBatchesList()) {
-                    requireOwn(session, batch);
+                    requireOwn(session, batch); // refused at once, on the stream: the session closes
                 }
-                session.send(GatewayMessage.newBuilder().setUsage(booking.report(usage)).build());
+                queue.add(usage);
             }
             case JOB_EVENT -> session.deliver(message.getJobEvent());
             default -> throw Status.INVALID_ARGUMENT.withDescription("empty session message").asRuntimeException();
