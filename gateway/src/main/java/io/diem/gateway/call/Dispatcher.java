@@ -162,9 +162,9 @@ public final class Dispatcher {
     /** Cost and the balance after. The charge is booked when the receipt arrives; the balance shows it applied now. */
     private Completed completed(Admitted call, String jobId, String nodeId, ExecuteSummary s) {
         long cost = call.price().chargeMicroUsd(s.getPromptTokens(), s.getCompletionTokens(), s.getGpuMicros());
-        LedgerViews.Balance b = ledger.balance(call.key().accountId());
-        long reserved = ledger.reservation(call.callId()).filter(r -> r.state() == Reservation.State.PENDING)
-                .map(Reservation::amount).orElse(0L);
+        var both = ledger.balanceWith(call.key().accountId(), call.callId()); // one read transaction
+        LedgerViews.Balance b = both.balance();
+        long reserved = both.reservation().filter(r -> r.state() == Reservation.State.PENDING).map(Reservation::amount).orElse(0L);
         long spent = b.spent() + (reserved > 0 ? Math.min(cost, reserved) : 0);
         long held = b.reserved() - reserved;
         return new Completed(jobId, nodeId, s, cost, new LedgerViews.Balance(b.accountId(), b.allowance(), spent, held,

@@ -176,6 +176,15 @@ public final class Credit {
         return tx.run(sql -> find(sql, reservationId));
     }
 
+    /** The account's balance and, read in the same transaction, one of its reservations (a call's end reads both). */
+    public BalanceWithReservation balanceWith(String accountId, String reservationId) {
+        return tx.run(sql -> new BalanceWithReservation(DailyCredit.balance(sql, AccountRow.read(sql, accountId, false), config, now()),
+                find(sql, reservationId)));
+    }
+
+    /** A balance and a reservation read together. */
+    public record BalanceWithReservation(Balance balance, Optional<Reservation> reservation) {}
+
     /** A retry of {@code existing}, or ALREADY_EXISTS when it holds different content (TigerBeetle's exists_with_different_*). */
     private static Reservation sameContent(Reservation existing, String accountId, String keyId, long amount) {
         String id = existing.reservationId();

@@ -113,6 +113,10 @@ public final class Ledger {
 
     public Optional<Reservation> reservation(String reservationId) { return credit.reservation(reservationId); }
 
+    public Credit.BalanceWithReservation balanceWith(String accountId, String reservationId) {
+        return credit.balanceWith(accountId, reservationId);
+    }
+
     public long openReservations() { return credit.openReservations(); }
 
     public CreatedKey createKey(String accountId, Scope scope, long dailyLimit, String label) {
