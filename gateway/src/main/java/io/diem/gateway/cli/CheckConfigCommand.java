@@ -3,7 +3,6 @@ package io.diem.gateway.cli;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -32,14 +31,7 @@ final class CheckConfigCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ServeCommand serve = new ServeCommand();
-        CommandLine cli = new CommandLine(serve);
-        cli.setDefaultValueProvider(spec.commandLine().getDefaultValueProvider());
-        try {
-            cli.parseArgs(serveArguments.toArray(String[]::new));
-        } catch (CommandLine.ParameterException e) {
-            throw new IllegalArgumentException(e.getMessage() + " (check-config takes serve's options)", e);
-        }
-        return serve.check(!offline).print(spec.commandLine().getOut());
+        return io.diem.common.CheckConfig.parseAsServe(new ServeCommand(), spec, serveArguments).check(!offline)
+                .print(spec.commandLine().getOut());
     }
 }

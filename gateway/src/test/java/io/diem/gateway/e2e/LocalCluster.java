@@ -89,16 +89,9 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
-    /** Writes the tiny test model with the agent's own CLI. */
+    /** Writes the tiny test model with the agent's own CLI (once). */
     Path tinyModel() throws Exception {
-        Path model = dir.resolve("tiny");
-        if (!Files.exists(model.resolve("config.json"))) {
-            Process p = new ProcessBuilder(java(), "-jar", AGENT_JAR.toString(), "models", "make-test", "--out", model.toString())
-                    .redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            assertThat(p.waitFor()).isZero();
-        }
-        return model;
+        return new TinyModel(dir).path();
     }
 
     /**
