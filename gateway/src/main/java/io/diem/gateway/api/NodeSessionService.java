@@ -50,7 +50,10 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
     private final TicketKeys ticketKeys;
     private final ReceiptBooking booking;
     private final java.util.concurrent.Executor bookingThreads;
-    /** Usage messages one session may have waiting for booking; more are dropped (the agent resends what is not acknowledged). */
+    /**
+     * Usage messages one session may have waiting for booking. The agent sends one and waits for its answer;
+     * a session that piles up more is closed (RESOURCE_EXHAUSTED), and its node resends on the next session.
+     */
     static final int MAX_QUEUED_USAGE = 4;
 
     /** @param bookingThreads where receipt batches are booked (shared by all sessions; each session's in order) */
@@ -149,9 +152,8 @@ public final class NodeSessionService extends NodeRegistryGrpc.NodeRegistryImplB
 
         synchronized void add(ReportUsageRequest usage) {
             if (queued >= MAX_QUEUED_USAGE) {
-                LOG.fine("node " + session.nodeId() + ": " + queued + " usage messages already wait for booking; dropped one "
-                        + "(the agent resends unacknowledged batches)");
-                return;
+                throw Status.RESOURCE_EXHAUSTED.withDescription(queued + " usage messages of this session already wait for "
+                        + "booking; send one at a time and wait for its answer").asRuntimeException();
             }
             queued++;
             tail = tail.thenRunAsync(() -> book(usage), bookingThreads);

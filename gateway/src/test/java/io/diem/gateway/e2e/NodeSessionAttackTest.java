@@ -225,4 +225,21 @@ class NodeSessionAttackTest {
         assertThat(cluster.gateway.nodes().node(attacker.nodeId()).orElseThrow().flagReason()).isNull();
         assertVictimUntouchedAndServing();
     }
+
+    @Test
+    void aSessionFloodingUsageMessagesIsClosedInsteadOfQueueingWithoutBound() throws Exception {
+        NodeKey flooder = NodeKey.generate();
+        RawSession session = new RawSession();
+        session.out.onNext(NodeMessage.newBuilder().setRegister(registration(flooder, session.challenge())).build());
+        assertThat(session.received.poll(10, TimeUnit.SECONDS).hasRegistered()).isTrue();
+        NodeMessage usage = NodeMessage.newBuilder().setUsage(ReportUsageRequest.newBuilder().addBatches(forged(flooder.nodeId())))
+                .build();
+        for (int i = 0; i < 200; i++) { // our agent sends one and waits for its answer
+            session.out.onNext(usage);
+        }
+        Status s = session.ended.get(20, TimeUnit.SECONDS);
+        assertThat(s.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(s.getDescription()).contains("usage messages of this session already wait for booking");
+        assertVictimUntouchedAndServing();
+    }
 }
