@@ -57,34 +57,45 @@ public final class AgentMetrics {
                 .tag(computeKind.equals("gpu") ? "gpu" : "device", device).tag("model", model).register(registry)
                 .increment(computeNanos / 1e9);
         if (firstTokenNanos > 0) {
-            Timer.builder("diem.agent.time.to.first.token").description("Time from admission to the first token, by model")
-                    .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-                    .maximumExpectedValue(Duration.ofSeconds(60)).register(registry).record(Duration.ofNanos(firstTokenNanos));
+            timeToFirstToken(model).record(Duration.ofNanos(firstTokenNanos));
         }
         Timer.builder("diem.agent.job.duration").description("Job wall time from admission to finish, by model")
                 .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                 .maximumExpectedValue(Duration.ofMinutes(10)).register(registry).record(Duration.ofNanos(durationNanos));
     }
 
+    private Timer timeToFirstToken(String model) {
+        return Timer.builder("diem.agent.time.to.first.token").description("Time from admission to the first token, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+    }
+
+    /**
+     * The inter-token latency of {@code model}'s jobs: a job resolves it once and records each gap with
+     * {@link #recordGap}.
+     */
+    public Timer interTokenLatency(String model) {
+        return Timer.builder("diem.agent.inter.token.latency").description("Time between consecutive completion tokens of a job, by model")
+                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+    }
+
     /**
      * {@code tokens} completion tokens that arrived {@code gapNanos} after the previous ones of their job:
      * each counts as one interval of {@code gapNanos / tokens} (tokens held back together share the gap).
      */
-    public void interTokenLatency(String model, long gapNanos, int tokens) {
-        Timer t = Timer.builder("diem.agent.inter.token.latency").description("Time between consecutive completion tokens of a job, by model")
-                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+    public static void recordGap(Timer interTokenLatency, long gapNanos, int tokens) {
         Duration each = Duration.ofNanos(gapNanos / Math.max(1, tokens));
         for (int i = 0; i < tokens; i++) {
-            t.record(each);
+            interTokenLatency.record(each);
         }
     }
 
-    /** One fsync of a journal log ({@code receipts}/{@code batches} or {@code jobs}). */
-    public void journalFsync(String journal, long nanos) {
-        Timer.builder("diem.agent.journal.fsync").description("Duration of one journal fsync (group commit), by journal")
+    /** The fsync duration of one journal log ({@code usage} or {@code jobs}). */
+    public Timer journalFsync(String journal) {
+        return Timer.builder("diem.agent.journal.fsync").description("Duration of one journal fsync (group commit), by journal")
                 .tag("journal", journal).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
-                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry).record(Duration.ofNanos(nanos));
+                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
     }
 
     public void ticketRejected(String reason) {
@@ -114,12 +125,8 @@ public final class AgentMetrics {
 
     /** Registers the counters of a served model at 0, so rates and alerts see them before the first job. */
     public void modelServed(String model) {
-        Timer.builder("diem.agent.inter.token.latency").description("Time between consecutive completion tokens of a job, by model")
-                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-                .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
-        Timer.builder("diem.agent.time.to.first.token").description("Time from admission to the first token, by model")
-                .tag("model", model).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-                .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+        interTokenLatency(model);
+        timeToFirstToken(model);
         for (String kind : new String[] {"prompt", "completion"}) {
             Counter.builder("diem.agent.tokens").description("Tokens processed, by model and kind (prompt or completion)")
                     .tag("model", model).tag("kind", kind).register(registry);

@@ -82,8 +82,10 @@ public final class AgentNode {
         this.tickets = new TicketVerifier(key.nodeId(), clock, Duration.ofSeconds(30));
         ReceiptWriter receipts = new ReceiptWriter(key.nodeId(), journal, clock);
         this.jobLog = JobLog.open(settings.stateDir().resolve("journal"));
-        journal.onFsync(nanos -> metrics.journalFsync("usage", nanos));
-        jobLog.onFsync(nanos -> metrics.journalFsync("jobs", nanos));
+        io.micrometer.core.instrument.Timer usageFsync = metrics.journalFsync("usage");
+        io.micrometer.core.instrument.Timer jobsFsync = metrics.journalFsync("jobs");
+        journal.onFsync(nanos -> usageFsync.record(nanos, TimeUnit.NANOSECONDS));
+        jobLog.onFsync(nanos -> jobsFsync.record(nanos, TimeUnit.NANOSECONDS));
         for (UsageReceipt receipt : jobLog.interrupted()) {
             if (!journal.holds(receipt.getJobId())) { // killed between its receipt and its end record: it has its receipt
                 journal.append(receipt); // a previous run stopped while this job ran: it is billed as far as it got

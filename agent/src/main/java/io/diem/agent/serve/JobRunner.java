@@ -69,7 +69,7 @@ public final class JobRunner {
     private Job job(JobAdmission.Admitted admitted, JobStream call) {
         AtomicReference<Job> self = new AtomicReference<>();
         long[] lastTokenNanos = {0};
-        String model = admitted.ticket().getModel();
+        io.micrometer.core.instrument.Timer interTokenLatency = metrics.interTokenLatency(admitted.ticket().getModel());
         Job job = new Job(admitted.ticket(), admitted.model(), admitted.generation(), (text, ids) -> {
             if (call.isCancelled()) {
                 self.get().cancel();
@@ -77,7 +77,7 @@ public final class JobRunner {
             }
             long now = System.nanoTime();
             if (lastTokenNanos[0] != 0 && ids.length > 0) {
-                metrics.interTokenLatency(model, now - lastTokenNanos[0], ids.length);
+                AgentMetrics.recordGap(interTokenLatency, now - lastTokenNanos[0], ids.length);
             }
             if (ids.length > 0) {
                 lastTokenNanos[0] = now;

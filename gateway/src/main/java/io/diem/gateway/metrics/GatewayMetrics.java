@@ -23,15 +23,15 @@ public final class GatewayMetrics {
     public static final java.util.List<String> REJECTION_REASONS = java.util.List.of("invalid_request", "unknown_model", "no_node",
             "key_concurrency", "insufficient_credit");
 
+    /** Booked receipts and what they charged (the same two counters every time: resolved once). */
+    private final Counter receiptsBooked;
+    private final Counter charged;
+
     public GatewayMetrics() {
-        for (String reason : REJECTION_REASONS) {
-            Counter.builder("diem.gateway.rejections").description("Generate calls refused before dispatch, by reason")
-                    .tag("reason", reason).register(registry);
-        }
-        Counter.builder("diem.gateway.ledger.errors").description("Ledger transactions that failed on a database error (after retries), by SQLSTATE")
-                .tag("sqlstate", "none").register(registry);
-        Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry);
-        Counter.builder("diem.gateway.charged").description("Credit charged by booked receipts, in µUSD").baseUnit("micro_usd")
+        REJECTION_REASONS.forEach(this::rejections);
+        ledgerErrors("none");
+        receiptsBooked = Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry);
+        charged = Counter.builder("diem.gateway.charged").description("Credit charged by booked receipts, in µUSD").baseUnit("micro_usd")
                 .register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
@@ -56,8 +56,13 @@ public final class GatewayMetrics {
     }
 
     public void ledgerError(String sqlState) {
-        Counter.builder("diem.gateway.ledger.errors").description("Ledger transactions that failed on a database error (after retries), by SQLSTATE")
-                .tag("sqlstate", sqlState).register(registry).increment();
+        ledgerErrors(sqlState).increment();
+    }
+
+    private Counter ledgerErrors(String sqlState) {
+        return Counter.builder("diem.gateway.ledger.errors")
+                .description("Ledger transactions that failed on a database error (after retries), by SQLSTATE")
+                .tag("sqlstate", sqlState).register(registry);
     }
 
     public void admitted(String model) {
@@ -66,8 +71,12 @@ public final class GatewayMetrics {
     }
 
     public void rejected(String reason) {
-        Counter.builder("diem.gateway.rejections").description("Generate calls refused before dispatch, by reason")
-                .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+        rejections(reason.toLowerCase(Locale.ROOT)).increment();
+    }
+
+    private Counter rejections(String reason) {
+        return Counter.builder("diem.gateway.rejections").description("Generate calls refused before dispatch, by reason")
+                .tag("reason", reason).register(registry);
     }
 
     public void timeToFirstToken(String model, long nanos) {
@@ -91,9 +100,8 @@ public final class GatewayMetrics {
 
     /** A receipt booked, charging {@code chargedMicroUsd}. */
     public void receiptBooked(long chargedMicroUsd) {
-        Counter.builder("diem.gateway.receipts.booked").description("Receipts booked as charges").register(registry).increment();
-        Counter.builder("diem.gateway.charged").description("Credit charged by booked receipts, in µUSD").baseUnit("micro_usd")
-                .register(registry).increment(chargedMicroUsd);
+        receiptsBooked.increment();
+        charged.increment(chargedMicroUsd);
     }
 
     public void receiptRejected(String reason) {
