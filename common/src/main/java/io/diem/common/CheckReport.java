@@ -1,6 +1,8 @@
 package io.diem.common;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,6 +19,23 @@ public final class CheckReport {
     public void error(String what) {
         lines.add("error: " + what);
         errors.add(what);
+    }
+
+    /**
+     * Whether this user can write {@code dir}, or create it (its nearest existing ancestor is a writable
+     * directory); {@code setting} names it ("state-dir"), {@code holds} says what lives there.
+     */
+    public void writableDirectory(String setting, Path dir, String holds) {
+        Path existing = dir.toAbsolutePath();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            error(setting + " " + dir + " cannot be " + (Files.exists(dir) ? "written" : "created") + " by this user (" + holds
+                    + " live there)");
+        } else {
+            ok(setting + " " + dir + (Files.exists(dir) ? " is writable" : " can be created"));
+        }
     }
 
     public List<String> errors() {

@@ -14,8 +14,9 @@ public final class ConnectProblems {
      * @param target the HOST:PORT dialed
      * @param trustHint what to pass when the server's certificate is not trusted (e.g. "pass --ca FILE (or set DIEM_CA)")
      * @param plaintextHint what to pass for a plaintext server on loopback (e.g. "--insecure")
+     * @param addressSetting where the address came from, for "is … right?" (e.g. "--gateway (or DIEM_GATEWAY)")
      */
-    public static String describe(Throwable failure, String target, String trustHint, String plaintextHint) {
+    public static String describe(Throwable failure, String target, String trustHint, String plaintextHint, String addressSetting) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof javax.net.ssl.SSLHandshakeException || t instanceof java.security.cert.CertificateException) {
                 return "TLS handshake with " + target + " failed (" + t.getMessage() + "): if its certificate is signed by its "
@@ -26,10 +27,10 @@ public final class ConnectProblems {
                         + "on loopback needs " + plaintextHint + ")";
             }
             if (t instanceof java.net.ConnectException) {
-                return "cannot reach " + target + ": " + firstWord(t.getMessage()) + "; is it running, and is the address right?";
+                return "cannot reach " + target + ": " + firstWord(t.getMessage()) + "; is it running, and is " + addressSetting + " right?";
             }
             if (t instanceof java.net.UnknownHostException) {
-                return "cannot resolve the host of " + target + " (" + t.getMessage() + "); is the address right?";
+                return "cannot resolve the host of " + target + " (" + t.getMessage() + "); is " + addressSetting + " right?";
             }
         }
         return null;

@@ -30,6 +30,14 @@ public final class Progress {
         return new Progress(out, what, totalBytes, System.console() != null);
     }
 
+    /** Work smaller than this finishes too fast to be worth a progress report. */
+    public static final long LARGE_BYTES = 256L << 20;
+
+    /** As {@link #of}, but silent unless {@code totalBytes} is over {@link #LARGE_BYTES}. */
+    public static Progress ofLarge(PrintStream out, String what, long totalBytes) {
+        return of(totalBytes > LARGE_BYTES ? out : null, what, totalBytes);
+    }
+
     /** As {@link #of}, with the terminal judgement given (tests). */
     static Progress of(PrintStream out, String what, long totalBytes, boolean terminal) {
         return new Progress(out, what, totalBytes, terminal);

@@ -4,11 +4,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine;
 
 /** {@code diem-agent}: the node agent's command line. */
-@Command(name = "diem-agent", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "diem-agent", mixinStandardHelpOptions = true,
         description = "The diem-compute node agent: runs models on this machine's GPUs and reports signed usage.",
         subcommands = {ServeCommand.class, CheckConfigCommand.class, IdCommand.class, ModelsCommand.class, RunCommand.class, TokenizeCommand.class,
                 picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class})
 public final class AgentMain {
+
+    /** The agent's version (jar manifest), answered by --version on every command. */
+    static final io.diem.common.ProgramVersion VERSION = new io.diem.common.ProgramVersion("diem-agent", AgentMain.class);
 
     @picocli.CommandLine.Mixin
     io.diem.common.LogOptions logs = new io.diem.common.LogOptions();
@@ -38,7 +41,7 @@ public final class AgentMain {
     static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
         AgentMain main = new AgentMain();
         CommandLine cli = new CommandLine(main);
-        new io.diem.common.ProgramVersion("diem-agent", AgentMain.class).applyTo(cli);
+        VERSION.applyTo(cli);
         cli.setExecutionStrategy(parsed -> {
             main.logs.apply();
             return new CommandLine.RunLast().execute(parsed);

@@ -16,7 +16,7 @@ import picocli.CommandLine.Unmatched;
  * is not HOST:PORT, unreachable, or whose certificate this node does not trust. Exit 0 when all is
  * well, 1 when something is wrong, 2 when the arguments themselves are wrong.
  */
-@Command(name = "check-config", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "check-config", mixinStandardHelpOptions = true,
         description = "Check the agent's configuration (as serve reads it) and say what is wrong; start nothing.")
 final class CheckConfigCommand implements Callable<Integer> {
 
@@ -32,7 +32,7 @@ final class CheckConfigCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        return io.diem.common.CheckConfig.parseAsServe(new ServeCommand(), spec, serveArguments).check(!offline)
+        return io.diem.common.CheckConfig.parseAsServe(new ServeCommand(), spec, serveArguments).check(!offline, true)
                 .print(spec.commandLine().getOut());
     }
 }

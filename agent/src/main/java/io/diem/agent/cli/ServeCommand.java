@@ -75,9 +75,11 @@ final class ServeCommand implements Callable<Integer> {
     /**
      * Checks this configuration without starting anything: config keys, gateways and their TLS, the
      * models, the state directory, the local API's bind; with {@code network}, also that each gateway
-     * answers over TLS with a certificate this node trusts.
+     * answers over TLS with a certificate this node trusts; with {@code loadModels}, that each model's
+     * config, tokenizer and chat template load ({@code serve} leaves that to its own loading, which
+     * reports the same problems, rather than read every tokenizer twice at start-up).
      */
-    CheckReport check(boolean network) {
+    CheckReport check(boolean network, boolean loadModels) {
         CheckReport r = new CheckReport();
         ConfigCheck.unknownKeys(spec).forEach(r::error);
         if (gateways.isEmpty()) {
@@ -120,9 +122,9 @@ final class ServeCommand implements Callable<Integer> {
             if (!names.add(name)) {
                 r.error("two models are named '" + name + "': name one with NAME=DIR");
             }
-            checkModel(dir, r);
+            checkModel(dir, loadModels, r);
         }
-        checkStateDir(stateDir, r);
+        r.writableDirectory("state-dir", stateDir, "the node key and usage journal");
         if (localApi && !Tls.isLoopback(server.bind)) {
             r.error("bind = " + server.bind + ": the agent's local API listens on loopback only (set bind = 127.0.0.1, or local-api = false)");
         }
@@ -153,7 +155,7 @@ final class ServeCommand implements Callable<Integer> {
             r.ok("gateway " + gateway + " answers (TLS certificate trusted)");
         } catch (io.grpc.StatusRuntimeException e) {
             String problem = io.diem.common.ConnectProblems.describe(e.getCause(), "the gateway at " + gateway,
-                    "set gateway-ca = FILE (the CA that signed it)", "gateway-insecure = true");
+                    "set gateway-ca = FILE (the CA that signed it)", "gateway-insecure = true", "the address");
             r.error(problem != null ? problem : "the gateway at " + gateway + " did not answer a health check: "
                     + e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()));
         } finally {
@@ -161,13 +163,16 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
-    private static void checkModel(Path dir, CheckReport r) {
+    private static void checkModel(Path dir, boolean load, CheckReport r) {
         if (!java.nio.file.Files.isDirectory(dir)) {
             r.error("model directory " + dir + " does not exist (or is not a directory)");
             return;
         }
         if (!java.nio.file.Files.isReadable(dir)) {
             r.error("model directory " + dir + " is not readable by this user");
+            return;
+        }
+        if (!load) {
             return;
         }
         try {
@@ -185,22 +190,9 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
-    private static void checkStateDir(Path dir, CheckReport r) {
-        Path existing = dir.toAbsolutePath();
-        while (existing != null && !java.nio.file.Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null || !java.nio.file.Files.isDirectory(existing) || !java.nio.file.Files.isWritable(existing)) {
-            r.error("state-dir " + dir + " cannot be " + (java.nio.file.Files.exists(dir) ? "written" : "created")
-                    + " by this user (the node key and usage journal live there)");
-        } else {
-            r.ok("state-dir " + dir + (java.nio.file.Files.exists(dir) ? " is writable" : " can be created"));
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
-        List<String> problems = check(false).errors();
+        List<String> problems = check(false, false).errors();
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(String.join("; ", problems) + " (diem-agent check-config lists every problem)");
         }
@@ -215,7 +207,7 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         java.util.List<InferenceEngine> e = engineOptions.openAll(LOG::info);
-        String version = Version.current();
+        String version = AgentMain.VERSION.current();
         if (localApi && !Tls.isLoopback(server.bind)) {
             throw new IllegalArgumentException("the agent's local API listens on loopback only, not " + server.bind
                     + ": gateways reach this node over the session it opens, so no port needs to face the network");

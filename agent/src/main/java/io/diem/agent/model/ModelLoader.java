@@ -62,7 +62,7 @@ public final class ModelLoader {
         }
         Map<String, SafeTensorsFile> byTensor = indexTensors(dir);
         LlamaWeights weights = new WeightBinder(config, byTensor).bind();
-        if (progress != null && weights.bytes() > PROGRESS_BYTES) {
+        if (progress != null && weights.bytes() > io.diem.common.Progress.LARGE_BYTES) {
             // Read the pages in now, with progress, rather than on the first job.
             io.diem.common.Progress p = io.diem.common.Progress.of(progress, "loading " + name, weights.bytes());
             for (Tensor t : weights.all()) {
@@ -73,9 +73,6 @@ public final class ModelLoader {
         }
         return new Model(name, dir, config, weights, tokenizer);
     }
-
-    /** Models larger than this report progress while their pages are read in. */
-    private static final long PROGRESS_BYTES = 256L << 20;
 
     /** tensor name → the file that holds it. */
     static Map<String, SafeTensorsFile> indexTensors(Path dir) throws ModelLoadException {

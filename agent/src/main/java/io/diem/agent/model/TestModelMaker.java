@@ -327,7 +327,7 @@ public final class TestModelMaker {
             specs.add(gaussian("lm_head.weight", o, counter, 1.0 / Math.sqrt(p.dim), vocab, p.dim));
         }
         long total = specs.stream().mapToLong(t -> t.elements() * t.dtype().bytes).sum();
-        io.diem.common.Progress progress = io.diem.common.Progress.of(total > (256L << 20) ? progressOut : null,
+        io.diem.common.Progress progress = io.diem.common.Progress.ofLarge(progressOut,
                 "writing " + out.getFileName() + " weights", total);
         if (o.shard()) {
             int half = specs.size() / 2;

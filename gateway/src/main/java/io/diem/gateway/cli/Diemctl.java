@@ -124,9 +124,8 @@ public final class Diemctl {
         if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
             return null;
         }
-        String problem = io.diem.common.ConnectProblems.describe(e.getCause(), "the gateway at " + gateway,
-                "pass --ca FILE (or set DIEM_CA)", "--insecure");
-        return problem == null ? null : problem.replace("is the address right?", "is --gateway (or DIEM_GATEWAY) right?");
+        return io.diem.common.ConnectProblems.describe(e.getCause(), "the gateway at " + gateway,
+                "pass --ca FILE (or set DIEM_CA)", "--insecure", "--gateway (or DIEM_GATEWAY)");
     }
 
     /**

@@ -107,16 +107,7 @@ final class ServeCommand implements Callable<Integer> {
         if (receiptTtlSeconds < 1 || maxGpuSeconds < 1) {
             r.error("receipt-ttl-seconds and max-gpu-seconds-per-call must be at least 1");
         }
-        Path existing = dataDir.toAbsolutePath();
-        while (existing != null && !java.nio.file.Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null || !java.nio.file.Files.isDirectory(existing) || !java.nio.file.Files.isWritable(existing)) {
-            r.error("data-dir " + dataDir + " cannot be " + (java.nio.file.Files.exists(dataDir) ? "written" : "created")
-                    + " by this user (admin.key, the ticket secret and the embedded ledger live there)");
-        } else {
-            r.ok("data-dir " + dataDir + (java.nio.file.Files.exists(dataDir) ? " is writable" : " can be created"));
-        }
+        r.writableDirectory("data-dir", dataDir, "admin.key, the ticket secret and the embedded ledger");
         if (db != null && !db.isEmpty()) {
             if (!db.startsWith("jdbc:postgresql:") && !db.startsWith("jdbc:h2:")) {
                 r.error("db = " + db + " is not a PostgreSQL (jdbc:postgresql://HOST:5432/DB?user=U) or H2 JDBC URL");

@@ -218,7 +218,7 @@ public final class CudaEngine implements InferenceEngine {
                 }
             }
         }
-        io.diem.common.Progress progress = io.diem.common.Progress.of(w.bytes() > (256L << 20) ? System.err : null,
+        io.diem.common.Progress progress = io.diem.common.Progress.ofLarge(System.err,
                 "uploading " + model.name() + " to " + device(), w.bytes());
         for (Tensor t : w.all()) {
             dm.tensors.put(t, small.contains(t) ? floats(dm, t.toFloats()) : stored(dm, t));

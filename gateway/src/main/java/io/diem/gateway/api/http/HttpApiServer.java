@@ -1,15 +1,12 @@
 package io.diem.gateway.api.http;
 
-import com.google.gson.JsonObject;
 import io.diem.common.ThreadFactories;
 import io.diem.gateway.call.GenerateCalls;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.metrics.GatewayMetrics;
 import io.diem.gateway.nodes.NodePicker;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
@@ -19,17 +16,13 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -111,13 +104,8 @@ public final class HttpApiServer implements AutoCloseable {
 
     /** Error answers written on the event loop (before a request reaches a worker): JSON, then close. */
     private static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String code, String message) {
-        JsonObject o = OpenAiResponses.error(new HttpApiException(status, "invalid_request_error", code, null, message));
-        byte[] bytes = (o + "\n").getBytes(StandardCharsets.UTF_8);
-        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(bytes));
-        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
-        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
-        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        HttpExchange closing = new HttpExchange(ctx.channel(), false, () -> {}, "", "", null, "");
+        OpenAiApi.fail(closing, new HttpApiException(status, "invalid_request_error", code, null, message));
     }
 
     /** Collects a request's body up to the limit; a larger one is 413 in OpenAI's error shape. */
