@@ -65,7 +65,7 @@ public final class GatewayBenchmark {
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
             GatewayServer gateway = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
                     new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(5), d.receiptTtl(), false,
-                            d.epochCloseDelay(), 7000, d.limits(), dir)).start();
+                            d.epochCloseDelay(), 7000, d.limits(), dir, d.leases())).start();
             int agentPort = freePort();
             agent = new ProcessBuilder("java", "--add-modules", "jdk.incubator.vector", "-jar", agentJar.toString(), "serve",
                     "--model", "tiny=" + model, "--state-dir", dir.resolve("agent").toString(), "--gateway-insecure", "--gateway",

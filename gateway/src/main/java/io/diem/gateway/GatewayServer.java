@@ -20,6 +20,7 @@ import io.diem.gateway.call.Dispatcher;
 import io.diem.gateway.call.GenerateCalls;
 import io.diem.gateway.call.Jobs;
 import io.diem.gateway.ledger.EpochReport;
+import io.diem.gateway.ledger.LeasedCredit;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.metrics.GatewayMetrics;
 import io.diem.gateway.nodes.NodeDirectory;
@@ -59,11 +60,11 @@ public final class GatewayServer {
     /** Tunables, each a config key of {@code diem-gateway serve}; {@code dataDir} holds the ticket secret (0600) and the gateway's id. */
     public record Settings(String metricsHost, int metricsPort, Duration heartbeatInterval, Duration healthTimeout,
             Duration receiptTtl, boolean autoCloseEpochs, Duration epochCloseDelay, int providerBps,
-            CallLimits limits, Path dataDir) {
+            CallLimits limits, Path dataDir, LeasedCredit.Policy leases) {
 
         public static Settings defaults() {
             return new Settings("127.0.0.1", 9470, Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofMinutes(5), true,
-                    Duration.ofMinutes(15), 7000, CallLimits.defaults(), Path.of("data/gateway"));
+                    Duration.ofMinutes(15), 7000, CallLimits.defaults(), Path.of("data/gateway"), LeasedCredit.Policy.defaults());
         }
     }
 
@@ -86,6 +87,7 @@ public final class GatewayServer {
             Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("gateway-background"));
     private MetricsHttpServer metricsServer;
     private final String gatewayId;
+    private final LeasedCredit leased;
     private volatile boolean draining;
 
     public GatewayServer(ServerBuilder<?> builder, Ledger ledger) throws IOException {
@@ -99,6 +101,7 @@ public final class GatewayServer {
         this.sessions = new NodeSessions(nodes, ledger.clock());
         this.picker = new NodePicker(nodes, sessions);
         this.gatewayId = CallRecovery.gatewayId(settings.dataDir());
+        this.leased = ledger.useLeases(gatewayId, settings.leases());
         TicketKeys ticketKeys = new TicketKeys(settings.dataDir().resolve("ticket.secret"), ledger.tx());
         Jobs jobs = new Jobs(ledger.tx(), ledger.clock());
         this.booking = new ReceiptBooking(ledger, nodes, jobs, metrics);
@@ -139,6 +142,7 @@ public final class GatewayServer {
         health.setStatus("", ServingStatus.SERVING);
         metricsServer = new MetricsHttpServer(settings.metricsHost(), settings.metricsPort(), metrics.registry(), () -> !draining);
         background.scheduleWithFixedDelay(() -> safely("receipt settlement", this::settleOverdue), 5, 5, TimeUnit.SECONDS);
+        background.scheduleWithFixedDelay(() -> safely("credit lease return", leased::returnIdle), 1, 1, TimeUnit.SECONDS);
         if (settings.autoCloseEpochs()) {
             background.scheduleWithFixedDelay(() -> safely("epoch close", this::closeEndedEpoch), 30, 60, TimeUnit.SECONDS);
         }
@@ -163,8 +167,10 @@ public final class GatewayServer {
     private void settleOverdue() {
         int settled = booking.settleOverdue(settings.receiptTtl());
         int expired = ledger.expireReservations();
-        if (settled + expired > 0) {
-            LOG.info("settled " + settled + " jobs at what was relayed (no receipt) and expired " + expired + " reservations");
+        int leasesExpired = ledger.expireLeases();
+        if (settled + expired + leasesExpired > 0) {
+            LOG.info("settled " + settled + " jobs at what was relayed (no receipt), expired " + expired + " reservations and "
+                    + leasesExpired + " credit leases of gateways that stopped without returning them");
         }
     }
 
@@ -239,6 +245,11 @@ public final class GatewayServer {
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
         background.shutdownNow();
+        try {
+            leased.returnAll(); // what a crash would leave held until the leases expire
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "could not return the credit leases; they expire by themselves", e);
+        }
         bookingThreads.shutdown();
         if (!bookingThreads.awaitTermination(5, TimeUnit.SECONDS)) {
             bookingThreads.shutdownNow(); // unbooked batches stay unacknowledged: their agents resend them

@@ -95,7 +95,7 @@ public final class Admission {
         long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
         String callId = CallRecovery.newCallId(gatewayId);
         try {
-            ledger.reserve(callId, key.accountId(), key.keyId(), worst);
+            ledger.reserveForCall(callId, key.accountId(), key.keyId(), worst);
         } catch (GatewayException e) {
             if (e.kind() != Kind.RESOURCE_EXHAUSTED) {
                 throw e;

@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  *       be relayed, stream incomplete. Its receipt is then booked for the prompt and compute only, or
  *       if none comes within the receipt TTL the overdue sweep settles it at that (0).</li>
  * </ul>
- * Jobs with a relay record already wait for their receipt as usual. Gateways sharing one ledger must
+ * Jobs with a relay record already wait for their receipt as usual, and the credit leases the previous
+ * run still held are returned to their accounts at once (rather than when they expire). Gateways sharing one ledger must
  * each have their own data directory (they already need their own ticket secret).
  */
 public final class CallRecovery {
@@ -59,8 +60,8 @@ public final class CallRecovery {
         return "call_" + gatewayId + "_" + UUID.randomUUID().toString().replace("-", "");
     }
 
-    /** What recovery did: reservations released, jobs given a relay record. */
-    public record Recovered(int released, int unrelayedJobs) {}
+    /** What recovery did: reservations released, jobs given a relay record, credit leases returned. */
+    public record Recovered(int released, int unrelayedJobs, int leasesReturned) {}
 
     /** Cleans up the pending reservations of gateway {@code gatewayId}'s previous run (see the class comment). */
     public static Recovered recover(Ledger ledger, String gatewayId) {
@@ -87,10 +88,12 @@ public final class CallRecovery {
                 released++;
             }
         }
-        if (released + unrelayed > 0) {
+        int leases = ledger.leases().giveBackAll(gatewayId);
+        if (released + unrelayed + leases > 0) {
             LOG.info("recovered from the previous run: released " + released + " reservations of calls that never reached a node; "
-                    + unrelayed + " jobs cut off mid-stream are charged for prompt and compute when their receipts come");
+                    + unrelayed + " jobs cut off mid-stream are charged for prompt and compute when their receipts come; "
+                    + leases + " credit leases returned");
         }
-        return new Recovered(released, unrelayed);
+        return new Recovered(released, unrelayed, leases);
     }
 }

@@ -147,7 +147,7 @@ final class ServeCommand implements Callable<Integer> {
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
         GatewayServer.Settings settings = new GatewayServer.Settings(server.metricsBind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
-                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir);
+                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir, d.leases());
         GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 credentials), ledger, settings).start();
         if (httpPort >= 0) {

@@ -72,24 +72,9 @@ public final class Credit {
             }
             long now = now();
             String day = UnixMicros.day(now);
-            DailyCredit.ensure(sql, Counter.ACCOUNT, accountId, day);
-            Balance before = DailyCredit.balance(sql, row, config, now);
-            if (amount > before.remaining()) {
-                throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "not enough credit: this call may cost up to "
-                        + amount + " µUSD and " + before.remaining() + " µUSD remain today (allowance "
-                        + before.allowance() + ", spent " + before.spent() + ", reserved " + before.reserved() + ")");
-            }
+            Headroom room = headroom(sql, row, keyId, day, now);
+            room.require(amount, "this call");
             if (keyId != null) {
-                long limit = ApiKeys.dailyLimit(sql, keyId);
-                DailyCredit.ensure(sql, Counter.KEY, keyId, day);
-                if (limit > 0) {
-                    DailyCredit.Used used = DailyCredit.used(sql, Counter.KEY, keyId, day, true);
-                    long keyRemaining = Math.max(0, limit - used.spent() - used.reserved());
-                    if (amount > keyRemaining) {
-                        throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "key " + keyId + " daily limit: this call may cost up to "
-                                + amount + " µUSD and " + keyRemaining + " µUSD of the key's " + limit + " µUSD remain today");
-                    }
-                }
                 DailyCredit.add(sql, Counter.KEY, keyId, day, 0, amount);
             }
             DailyCredit.add(sql, Counter.ACCOUNT, accountId, day, 0, amount);
@@ -184,6 +169,48 @@ public final class Credit {
 
     /** A balance and a reservation read together. */
     public record BalanceWithReservation(Balance balance, Optional<Reservation> reservation) {}
+
+    /**
+     * What the account (and the key, when it has a daily limit) can still take on {@code day}, the
+     * account's row locked by the caller; makes the day's counter rows exist.
+     *
+     * @param keyRemaining {@code Long.MAX_VALUE} when there is no key or it has no limit
+     */
+    record Headroom(Balance balance, String keyId, long keyLimit, long keyRemaining) {
+
+        long available() {
+            return Math.min(balance.remaining(), keyRemaining);
+        }
+
+        /** Refuses (RESOURCE_EXHAUSTED, with the figures) when {@code amount} does not fit. */
+        void require(long amount, String what) {
+            if (amount > balance.remaining()) {
+                throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "not enough credit: " + what + " may cost up to "
+                        + amount + " µUSD and " + balance.remaining() + " µUSD remain today (allowance "
+                        + balance.allowance() + ", spent " + balance.spent() + ", reserved " + balance.reserved() + ")");
+            }
+            if (amount > keyRemaining) {
+                throw new GatewayException(Kind.RESOURCE_EXHAUSTED, "key " + keyId + " daily limit: " + what + " may cost up to "
+                        + amount + " µUSD and " + keyRemaining + " µUSD of the key's " + keyLimit + " µUSD remain today");
+            }
+        }
+    }
+
+    Headroom headroom(Sql sql, AccountRow row, String keyId, String day, long now) throws SQLException {
+        DailyCredit.ensure(sql, Counter.ACCOUNT, row.id, day);
+        Balance balance = DailyCredit.balance(sql, row, config, now);
+        long limit = 0;
+        long keyRemaining = Long.MAX_VALUE;
+        if (keyId != null) {
+            limit = ApiKeys.dailyLimit(sql, keyId);
+            DailyCredit.ensure(sql, Counter.KEY, keyId, day);
+            if (limit > 0) {
+                DailyCredit.Used used = DailyCredit.used(sql, Counter.KEY, keyId, day, true);
+                keyRemaining = Math.max(0, limit - used.spent() - used.reserved());
+            }
+        }
+        return new Headroom(balance, keyId, limit, keyRemaining);
+    }
 
     /** A retry of {@code existing}, or ALREADY_EXISTS when it holds different content (TigerBeetle's exists_with_different_*). */
     private static Reservation sameContent(Reservation existing, String accountId, String keyId, long amount) {

@@ -6,7 +6,8 @@ import java.util.List;
 
 /**
  * Every invariant of the ledger, checked over the whole database: DIEM supply equals what was minted
- * and what is held; no negative balance; reserved credit equals the pending reservations and spent
+ * and what is held; no negative balance; reserved credit equals the pending reservations plus the
+ * uncarved part of open credit leases, and spent
  * credit the booked charges, per account and day; a closed epoch's fees equal the charges tagged
  * with it. Used by tests after every operation and available
  * to operators.
@@ -36,11 +37,15 @@ public final class Invariants {
                     + "OR vvv < 0 OR svvv < 0 OR svvv_locked < 0 OR diem < 0 OR diem_staked < 0", rs -> rs.getString(1))) {
                 problems.add("account " + account + " has negative balances or sVVV locked without minted DIEM");
             }
-            problems.addAll(sql.list("SELECT d.account_id, d.utc_day, d.reserved, COALESCE(SUM(r.amount), 0) FROM account_days d "
-                    + "LEFT JOIN reservations r ON r.account_id = d.account_id AND r.utc_day = d.utc_day AND r.state = 'pending' "
-                    + "GROUP BY d.account_id, d.utc_day, d.reserved", rs -> rs.getLong(3) == rs.getLong(4) ? null
+            // reserved = pending reservations (carved from a lease or not) + the uncarved part of open leases
+            problems.addAll(sql.list("SELECT d.account_id, d.utc_day, d.reserved, "
+                    + "(SELECT COALESCE(SUM(r.amount), 0) FROM reservations r WHERE r.account_id = d.account_id "
+                    + "AND r.utc_day = d.utc_day AND r.state = 'pending'), "
+                    + "(SELECT COALESCE(SUM(l.granted - l.carved), 0) FROM credit_leases l WHERE l.account_id = d.account_id "
+                    + "AND l.utc_day = d.utc_day AND l.state = 'open') FROM account_days d",
+                    rs -> rs.getLong(3) == rs.getLong(4) + rs.getLong(5) ? null
                             : "account " + rs.getString(1) + " on " + rs.getString(2) + ": reserved " + rs.getLong(3)
-                                    + " != pending reservations " + rs.getLong(4)));
+                                    + " != pending reservations " + rs.getLong(4) + " + open leases " + rs.getLong(5)));
             problems.addAll(sql.list("SELECT d.account_id, d.utc_day, d.spent, COALESCE(SUM(u.cost), 0) FROM account_days d "
                     + "LEFT JOIN usage_records u ON u.account_id = d.account_id AND u.utc_day = d.utc_day "
                     + "GROUP BY d.account_id, d.utc_day, d.spent", rs -> rs.getLong(3) == rs.getLong(4) ? null

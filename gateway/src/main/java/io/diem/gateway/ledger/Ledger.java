@@ -31,6 +31,8 @@ public final class Ledger {
     private final Prices prices;
     private final UsageLog usage;
     private final Invariants invariants;
+    private final CreditLeases leases;
+    private volatile LeasedCredit leased;
 
     public Ledger(Db db, LedgerConfig config, Clock clock) {
         this.tx = new Tx(db);
@@ -42,6 +44,22 @@ public final class Ledger {
         this.prices = new Prices(tx, clock);
         this.usage = new UsageLog(tx);
         this.invariants = new Invariants(tx);
+        this.leases = new CreditLeases(tx, credit, config, clock);
+    }
+
+    /**
+     * From now on calls reserve through {@link #reserveForCall} from credit leases this gateway
+     * ({@code gatewayId}) holds in memory, and balances read here count its unused leases as
+     * remaining. Returns the leases, for the gateway's idle sweep and shutdown.
+     */
+    public LeasedCredit useLeases(String gatewayId, LeasedCredit.Policy policy) {
+        leased = new LeasedCredit(credit, leases, gatewayId, clock, policy);
+        return leased;
+    }
+
+    /** The credit leases in the ledger (every gateway's). */
+    public CreditLeases leases() {
+        return leases;
     }
 
     /** The transaction runner every other gateway store shares. */
@@ -95,7 +113,23 @@ public final class Ledger {
 
     public long diemSupply() { return accounts.diemSupply(); }
 
-    public Balance balance(String accountId) { return credit.balance(accountId); }
+    public Balance balance(String accountId) { return adjust(credit.balance(accountId)); }
+
+    /** A balance as this gateway knows it: its own unused leases count as remaining ({@link LeasedCredit#adjust}). */
+    private Balance adjust(Balance b) {
+        LeasedCredit l = leased;
+        return l == null ? b : l.adjust(b);
+    }
+
+    /** Holds a call's worst case: carved from this gateway's lease once {@link #useLeases} was called, else reserved exactly. */
+    public void reserveForCall(String callId, String accountId, String keyId, long amount) {
+        LeasedCredit l = leased;
+        if (l == null) {
+            credit.reserve(callId, accountId, keyId, amount);
+        } else {
+            l.reserve(callId, accountId, keyId, amount);
+        }
+    }
 
     public Reservation reserve(String id, String accountId, String keyId, long amount) {
         return credit.reserve(id, accountId, keyId, amount);
@@ -111,10 +145,13 @@ public final class Ledger {
 
     public int expireReservations() { return credit.expireReservations(); }
 
+    public int expireLeases() { return leases.expire(); }
+
     public Optional<Reservation> reservation(String reservationId) { return credit.reservation(reservationId); }
 
     public Credit.BalanceWithReservation balanceWith(String accountId, String reservationId) {
-        return credit.balanceWith(accountId, reservationId);
+        Credit.BalanceWithReservation both = credit.balanceWith(accountId, reservationId);
+        return new Credit.BalanceWithReservation(adjust(both.balance()), both.reservation());
     }
 
     public long openReservations() { return credit.openReservations(); }

@@ -25,7 +25,7 @@ public final class Db implements AutoCloseable {
 
     /** The migrations, in order. Add new files here as V2, V3, …; never edit an applied one. */
     static final List<String> MIGRATIONS = List.of("V1__ledger.sql", "V2__nodes_jobs_settlement.sql", "V3__epoch_days.sql",
-            "V4__node_suspension.sql");
+            "V4__node_suspension.sql", "V5__credit_leases.sql");
 
     private final HikariDataSource dataSource;
     private final boolean postgres;

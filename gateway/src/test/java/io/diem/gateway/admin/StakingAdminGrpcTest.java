@@ -69,7 +69,7 @@ class StakingAdminGrpcTest {
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
         server = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger,
                 new GatewayServer.Settings(d.metricsHost(), 0, d.heartbeatInterval(), d.healthTimeout(), d.receiptTtl(), false,
-                        d.epochCloseDelay(), d.providerBps(), d.limits(), dir)).start();
+                        d.epochCloseDelay(), d.providerBps(), d.limits(), dir, d.leases())).start();
         channel = Grpc.newChannelBuilder("127.0.0.1:" + server.port(), InsecureChannelCredentials.create()).build();
     }
 

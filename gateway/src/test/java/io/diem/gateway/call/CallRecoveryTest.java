@@ -79,7 +79,7 @@ class CallRecoveryTest {
         jobs.transition("job-a", State.DISPATCHED, State.ABANDONED);
         assertThat(ledger.balance(account).reserved()).isEqualTo(2_000);
 
-        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(2, 0));
+        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(2, 0, 0));
 
         assertThat(ledger.reservation(undispatched).orElseThrow().state()).isEqualTo(Reservation.State.VOIDED);
         assertThat(ledger.reservation(allAbandoned).orElseThrow().state()).isEqualTo(Reservation.State.VOIDED);
@@ -97,7 +97,7 @@ class CallRecoveryTest {
         long before = jobs.get("job-done").orElseThrow().relayedAt();
         clock.advance(java.time.Duration.ofSeconds(1));
 
-        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 1));
+        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 1, 0));
 
         Jobs.Job cut = jobs.get("job-cut").orElseThrow();
         assertThat(cut.relayedAt()).isPositive();
@@ -112,7 +112,7 @@ class CallRecoveryTest {
         assertThat(ledger.reservation(relayed).orElseThrow().state()).isEqualTo(Reservation.State.PENDING);
         assertThat(jobs.awaitingReceipt(ledger.now() + 1)).extracting(Jobs.Job::jobId).contains("job-cut", "job-done");
         // A second start finds nothing more to do.
-        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 0));
+        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 0, 0));
     }
 
     @Test
@@ -125,7 +125,7 @@ class CallRecoveryTest {
         String lookalike = "callX" + me + "X" + java.util.UUID.randomUUID();
         ledger.reserve(lookalike, account, null, 1_000);
 
-        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 0));
+        assertThat(CallRecovery.recover(ledger, me)).isEqualTo(new CallRecovery.Recovered(0, 0, 0));
 
         assertThat(ledger.reservation(theirs).orElseThrow().state()).isEqualTo(Reservation.State.PENDING);
         assertThat(ledger.reservation(lookalike).orElseThrow().state()).isEqualTo(Reservation.State.PENDING);

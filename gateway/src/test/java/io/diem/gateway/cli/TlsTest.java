@@ -48,7 +48,7 @@ class TlsTest {
         server = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
                 Tls.serverCredentials("127.0.0.1", tls.certificate(), tls.key(), false, reloader, m -> {})), ledger,
                 new GatewayServer.Settings(d.metricsHost(), 0, d.heartbeatInterval(), d.healthTimeout(), d.receiptTtl(), false,
-                        d.epochCloseDelay(), d.providerBps(), d.limits(), dir)).start();
+                        d.epochCloseDelay(), d.providerBps(), d.limits(), dir, d.leases())).start();
     }
 
     @AfterEach

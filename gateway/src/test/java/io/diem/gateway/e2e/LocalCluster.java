@@ -58,7 +58,7 @@ final class LocalCluster implements AutoCloseable {
                 new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), receiptTtl, false,
                         d.epochCloseDelay(), 7000, new CallLimits(l.maxPromptBytes(), l.maxTokens(), 16,
                                 l.maxChatMessages(), l.maxStops(), l.maxStopLength(), 5_000_000L, l.perKeyConcurrency(),
-                                l.ticketTtl(), dispatchAttempts), dir.resolve("gateway"))).start();
+                                l.ticketTtl(), dispatchAttempts), dir.resolve("gateway"), d.leases())).start();
         gateway.startHttp("127.0.0.1", 0, null);
         this.channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.port(), InsecureChannelCredentials.create()).build();
     }

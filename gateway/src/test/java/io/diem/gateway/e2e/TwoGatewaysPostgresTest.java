@@ -56,7 +56,7 @@ class TwoGatewaysPostgresTest {
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
             GatewayServer second = new GatewayServer(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()), ledger2,
                     new GatewayServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(3), d.receiptTtl(), false,
-                            d.epochCloseDelay(), 7000, d.limits(), dir.resolve("second"))).start();
+                            d.epochCloseDelay(), 7000, d.limits(), dir.resolve("second"), d.leases())).start();
             ManagedChannel channel2 = Grpc.newChannelBuilder("127.0.0.1:" + second.port(), InsecureChannelCredentials.create()).build();
             try {
                 cluster.startAgent("a1", "127.0.0.1:" + second.port()); // one session with each gateway
