@@ -7,6 +7,7 @@ import io.diem.common.ServerOptions;
 import io.diem.common.ThreadFactories;
 import io.diem.common.TlsServerOptions;
 import io.diem.gateway.GatewayServer;
+import io.diem.gateway.ledger.LeasedCredit;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
 import io.diem.gateway.store.Db;
@@ -59,6 +60,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "GPU-time limit of every ticket (and the GPU part of the worst-case reservation). Default: ${DEFAULT-VALUE}.")
     int maxGpuSeconds;
 
+    @Option(names = "--credit-lease-seconds", defaultValue = "30",
+            description = "Life of a credit lease (a slice of an account's daily credit this gateway admits calls against in "
+                    + "memory): if this gateway dies, the credit it held returns to the account after at most this plus 5 s, or "
+                    + "at once when it restarts. 3..3600. Default: ${DEFAULT-VALUE}.")
+    int creditLeaseSeconds;
+
     @Option(names = "--http-port", defaultValue = "7080",
             description = "Port of the OpenAI-style HTTP API (/v1/models, /v1/chat/completions, /v1/completions) on the --bind "
                     + "address, with the gRPC port's TLS; -1 turns it off. Default: ${DEFAULT-VALUE}.")
@@ -107,6 +114,9 @@ final class ServeCommand implements Callable<Integer> {
         if (receiptTtlSeconds < 1 || maxGpuSeconds < 1) {
             r.error("receipt-ttl-seconds and max-gpu-seconds-per-call must be at least 1");
         }
+        if (creditLeaseSeconds < 3 || creditLeaseSeconds > 3600) {
+            r.error("credit-lease-seconds = " + creditLeaseSeconds + " must be 3..3600");
+        }
         r.writableDirectory("data-dir", dataDir, "admin.key, the ticket secret and the embedded ledger");
         if (db != null && !db.isEmpty()) {
             if (!db.startsWith("jdbc:postgresql:") && !db.startsWith("jdbc:h2:")) {
@@ -147,7 +157,7 @@ final class ServeCommand implements Callable<Integer> {
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
         GatewayServer.Settings settings = new GatewayServer.Settings(server.metricsBind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
-                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir, d.leases());
+                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir, LeasedCredit.Policy.lasting(Duration.ofSeconds(creditLeaseSeconds)));
         GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 credentials), ledger, settings).start();
         if (httpPort >= 0) {

@@ -35,7 +35,17 @@ public final class LeasedCredit {
         }
 
         public static Policy defaults() {
-            return new Policy(Duration.ofSeconds(30), Duration.ofSeconds(20), Duration.ofSeconds(2), 4, 256);
+            return lasting(Duration.ofSeconds(30));
+        }
+
+        /** Leases of {@code lifetime} (at least 3 s): used for two thirds of it, returned after 2 s idle (a third, if less). */
+        public static Policy lasting(Duration lifetime) {
+            if (lifetime.compareTo(Duration.ofSeconds(3)) < 0) {
+                throw new IllegalArgumentException("a credit lease must last at least 3 s, got " + lifetime.toMillis() + " ms");
+            }
+            Duration third = lifetime.dividedBy(3);
+            return new Policy(lifetime, lifetime.minus(third), third.compareTo(Duration.ofSeconds(2)) < 0 ? third : Duration.ofSeconds(2),
+                    4, 256);
         }
     }
 
