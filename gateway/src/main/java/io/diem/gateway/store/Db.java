@@ -7,7 +7,9 @@ import io.diem.gateway.error.GatewayException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -29,10 +31,58 @@ public final class Db implements AutoCloseable {
 
     private final HikariDataSource dataSource;
     private final boolean postgres;
+    /** The embedded ledger's file, synced after every commit that wrote (null: PostgreSQL or in-memory H2). */
+    private volatile FileChannel h2File;
+    private volatile GroupSync h2Sync;
 
     private Db(HikariDataSource dataSource, boolean postgres) {
         this.dataSource = dataSource;
         this.postgres = postgres;
+    }
+
+    /**
+     * Returns once every commit made so far is on the device. PostgreSQL does that itself before a
+     * commit returns (as configured: {@code synchronous_commit}); an H2 file ledger writes each commit to
+     * its file at once ({@code WRITE_DELAY=0}) and is then synced here, one sync covering every commit
+     * that waits for it.
+     */
+    void awaitDurable() throws SQLException {
+        GroupSync sync = h2Sync;
+        if (sync != null) {
+            try {
+                sync.await();
+            } catch (IOException e) {
+                throw new SQLException("cannot sync the ledger file to disk: " + e.getMessage(), "58030", e);
+            }
+        }
+    }
+
+    /** File syncs made for durable commits (0 on PostgreSQL). */
+    public long durableSyncs() {
+        GroupSync sync = h2Sync;
+        return sync == null ? 0 : sync.syncs();
+    }
+
+    /** An H2 file URL writes each commit to the file when it happens, so that a sync makes it durable. */
+    private static String writeOnCommit(String jdbcUrl) {
+        if (!jdbcUrl.startsWith("jdbc:h2:file:") || jdbcUrl.toUpperCase(java.util.Locale.ROOT).contains(";WRITE_DELAY=")) {
+            return jdbcUrl;
+        }
+        return jdbcUrl + ";WRITE_DELAY=0";
+    }
+
+    private void openH2File(String jdbcUrl) {
+        if (!jdbcUrl.startsWith("jdbc:h2:file:")) {
+            return;
+        }
+        Path file = Path.of(jdbcUrl.substring("jdbc:h2:file:".length()).split(";", 2)[0] + ".mv.db");
+        try {
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE);
+            h2File = channel;
+            h2Sync = new GroupSync(() -> channel.force(false));
+        } catch (IOException e) {
+            throw new GatewayException(GatewayException.Kind.UNAVAILABLE, "cannot open " + file + " to sync commits: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -52,7 +102,7 @@ public final class Db implements AutoCloseable {
                     + "': use jdbc:postgresql://HOST:PORT/DB or jdbc:h2:file:PATH");
         }
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(jdbcUrl);
+        config.setJdbcUrl(writeOnCommit(jdbcUrl));
         config.setMaximumPoolSize(poolSize);
         config.setPoolName("ledger");
         config.setAutoCommit(false);
@@ -67,8 +117,9 @@ public final class Db implements AutoCloseable {
         }
         Db db = new Db(ds, postgres);
         try {
-            db.migrate();
             restrictH2Files(jdbcUrl);
+            db.openH2File(jdbcUrl);
+            db.migrate();
         } catch (RuntimeException e) {
             ds.close();
             throw e;
@@ -178,5 +229,13 @@ public final class Db implements AutoCloseable {
     @Override
     public void close() {
         dataSource.close();
+        FileChannel file = h2File;
+        if (file != null) {
+            try {
+                file.close();
+            } catch (IOException e) {
+                // nothing was written through this channel: closing it cannot lose data
+            }
+        }
     }
 }

@@ -24,13 +24,20 @@ public final class Sql {
     }
 
     private final Connection connection;
+    private boolean wrote;
 
     Sql(Connection connection) {
         this.connection = connection;
     }
 
+    /** Whether an INSERT, UPDATE or DELETE ran (the commit then has something to make durable). */
+    boolean wrote() {
+        return wrote;
+    }
+
     /** Runs an INSERT, UPDATE or DELETE; returns the rows it changed. */
     public int update(String sql, Object... args) throws SQLException {
+        wrote = true;
         try (PreparedStatement s = prepare(sql, args)) {
             return s.executeUpdate();
         }

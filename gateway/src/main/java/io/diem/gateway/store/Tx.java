@@ -16,7 +16,8 @@ import java.util.logging.Logger;
  * ({@link #runRetryingDuplicateKey}): an "update, else insert" or "insert if absent" that lost the
  * insert to another gateway reads the winner's row on the next attempt (prices, the gateway secret,
  * node rows and their daily offer, epoch close). Every other database failure becomes
- * {@code UNAVAILABLE}; refusals thrown by the work pass through unchanged.
+ * {@code UNAVAILABLE}; refusals thrown by the work pass through unchanged. A transaction that wrote
+ * returns only once its commit is durable ({@link Db#awaitDurable}).
  */
 public final class Tx {
 
@@ -76,8 +77,12 @@ public final class Tx {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = db.connection()) {
                 try {
-                    T result = work.run(new Sql(c));
+                    Sql sql = new Sql(c);
+                    T result = work.run(sql);
                     c.commit();
+                    if (sql.wrote()) {
+                        db.awaitDurable(); // nobody is told of a write before it is on the device
+                    }
                     return result;
                 } catch (SQLException | RuntimeException e) {
                     c.rollback();
