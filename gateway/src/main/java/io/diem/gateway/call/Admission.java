@@ -2,6 +2,7 @@ package io.diem.gateway.call;
 
 import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.CallHold;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews;
 import io.diem.gateway.ledger.Pricing;
@@ -24,13 +25,19 @@ import java.util.concurrent.Semaphore;
 public final class Admission {
 
     /**
-     * An admitted call: credit is reserved under {@code callId} and must be posted or released.
+     * An admitted call: credit is held for it ({@link CallHold}) and must be posted or released.
      *
      * @param worstCaseMicroUsd the amount reserved
      * @param startNanos when the call arrived (monotonic), for latency metrics
      */
-    public record Admitted(String callId, LedgerViews.ApiKey key, Pricing price, long maxPromptTokens, int maxTokens,
-            long worstCaseMicroUsd, long startNanos) {}
+    public record Admitted(CallHold hold, LedgerViews.ApiKey key, Pricing price, long maxPromptTokens, int maxTokens,
+            long worstCaseMicroUsd, long startNanos) {
+
+        /** The call's id, which is also its reservation's. */
+        public String callId() {
+            return hold.callId();
+        }
+    }
 
     private final Ledger ledger;
     private final NodePicker picker;
@@ -94,8 +101,9 @@ public final class Admission {
         }
         long worst = price.chargeMicroUsd(maxPrompt, maxTokens, limits.gpuMicrosPerCall());
         String callId = CallRecovery.newCallId(gatewayId);
+        CallHold hold;
         try {
-            ledger.reserveForCall(callId, key.accountId(), key.keyId(), worst);
+            hold = ledger.holdForCall(callId, key.accountId(), key.keyId(), worst);
         } catch (GatewayException e) {
             if (e.kind() != Kind.RESOURCE_EXHAUSTED) {
                 throw e;
@@ -108,7 +116,7 @@ public final class Admission {
                     "resets_at", b.resetsAt().toString()));
         }
         metrics.admitted(model);
-        return new Admitted(callId, key, price, maxPrompt, maxTokens, worst, startNanos);
+        return new Admitted(hold, key, price, maxPrompt, maxTokens, worst, startNanos);
     }
 
     /** What is wrong with a request: the field (as {@link GenerateRequest} names it) and why. */

@@ -4,6 +4,7 @@ import io.diem.gateway.call.Admission.Admitted;
 import io.diem.gateway.call.Jobs.State;
 import io.diem.gateway.error.GatewayException.Kind;
 import io.diem.gateway.error.GatewayException;
+import io.diem.gateway.ledger.Credit;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerViews;
 import io.diem.gateway.ledger.Reservation;
@@ -80,6 +81,7 @@ public final class Dispatcher {
             long relayed = 0;
             ExecuteSummary summary = null;
             long dispatchedAt = System.nanoTime();
+            Completed done = null;
             picker.inflight(node.nodeId()).incrementAndGet();
             NodeLink.Relay stream = link.execute(node, jobId, execute);
             try {
@@ -101,7 +103,15 @@ public final class Dispatcher {
                     throw new GatewayException(Kind.UNAVAILABLE, "node " + node.nodeId() + " ended the stream without a summary after "
                             + relayed + " tokens; you are charged only for what was delivered");
                 }
-                jobs.recordRelayed(jobId, summary.getPromptTokens(), relayed, true);
+                long cost = call.price().chargeMicroUsd(summary.getPromptTokens(), summary.getCompletionTokens(), summary.getGpuMicros());
+                long promptTokens = summary.getPromptTokens();
+                long completionTokens = relayed;
+                // The relay record and the balance after, in one transaction.
+                LedgerViews.Balance after = ledger.tx().run(sql -> {
+                    Jobs.recordRelayed(sql, jobId, promptTokens, completionTokens, true, ledger.now());
+                    return balanceAfter(call, cost, ledger.balanceWith(sql, call.key().accountId(), call.callId()));
+                });
+                done = new Completed(jobId, node.nodeId(), summary, cost, after);
                 picker.outliers().succeeded(node.nodeId());
             } catch (NodeFailure e) {
                 nodeNanos += System.nanoTime() - dispatchedAt;
@@ -121,7 +131,7 @@ public final class Dispatcher {
                         lastFailure = e; // try another node
                         continue;
                     }
-                    ledger.release(call.callId());
+                    ledger.release(call.hold());
                     throw new GatewayException(Kind.INVALID_ARGUMENT, e.getMessage()); // the node found the request itself invalid
                 }
                 jobs.recordRelayed(jobId, 0, relayed, false);
@@ -131,13 +141,12 @@ public final class Dispatcher {
                 picker.inflight(node.nodeId()).decrementAndGet();
                 stream.close(); // the relay record is written: the node may be told to stop, its receipt may be booked
             }
-            Completed done = completed(call, jobId, node.nodeId(), summary);
             long total = System.nanoTime() - call.startNanos();
             metrics.latency(model, total);
             metrics.overhead(model, total - nodeNanos);
             return done;
         }
-        ledger.release(call.callId());
+        ledger.release(call.hold());
         throw new GatewayException(Kind.UNAVAILABLE, "no node could run the call (" + tried.size() + " tried"
                 + (lastFailure == null ? "" : "; last: " + lastFailure.code() + " " + lastFailure.getMessage())
                 + "); nothing was charged");
@@ -150,24 +159,26 @@ public final class Dispatcher {
                 .setModel(call.price().model()).setMaxPromptTokens((int) call.maxPromptTokens()).setMaxCompletionTokens(call.maxTokens())
                 .setGpuMicrosLimit(limits.gpuMicrosPerCall()).setIssuedAtUnixMicros(now)
                 .setExpiresAtUnixMicros(now + limits.ticketTtl().toNanos() / 1000).build();
-        jobs.insert(new Jobs.Job(jobId, call.callId(), call.key().accountId(), call.key().keyId(), node.nodeId(),
+        Jobs.Job job = new Jobs.Job(jobId, call.callId(), call.key().accountId(), call.key().keyId(), node.nodeId(),
                 call.price().model(), call.maxPromptTokens(), call.maxTokens(), limits.gpuMicrosPerCall(), now, State.DISPATCHED,
-                false, 0, 0, 0));
+                false, 0, 0, 0);
+        ledger.recordingHold(call.hold(), sql -> { // the first job commits with the call's reservation
+            Jobs.insert(sql, job);
+            return null;
+        });
         GenerateRequest forNode = request.getSampling().getMaxTokens() == 0
                 ? request.toBuilder().setSampling(request.getSampling().toBuilder().setMaxTokens(call.maxTokens())).build() : request;
         return ExecuteRequest.newBuilder().setTicket(TicketMinter.mint(ticketKeys.forNode(node.nodeId()), ticket))
                 .setRequest(forNode).build();
     }
 
-    /** Cost and the balance after. The charge is booked when the receipt arrives; the balance shows it applied now. */
-    private Completed completed(Admitted call, String jobId, String nodeId, ExecuteSummary s) {
-        long cost = call.price().chargeMicroUsd(s.getPromptTokens(), s.getCompletionTokens(), s.getGpuMicros());
-        var both = ledger.balanceWith(call.key().accountId(), call.callId()); // one read transaction
+    /** The balance after the call: its charge is booked when the receipt arrives, but shown applied now. */
+    private static LedgerViews.Balance balanceAfter(Admitted call, long cost, Credit.BalanceWithReservation both) {
         LedgerViews.Balance b = both.balance();
         long reserved = both.reservation().filter(r -> r.state() == Reservation.State.PENDING).map(Reservation::amount).orElse(0L);
         long spent = b.spent() + (reserved > 0 ? Math.min(cost, reserved) : 0);
         long held = b.reserved() - reserved;
-        return new Completed(jobId, nodeId, s, cost, new LedgerViews.Balance(b.accountId(), b.allowance(), spent, held,
-                Math.max(0, b.allowance() - spent - held), b.resetsAt()));
+        return new LedgerViews.Balance(b.accountId(), b.allowance(), spent, held, Math.max(0, b.allowance() - spent - held),
+                b.resetsAt());
     }
 }

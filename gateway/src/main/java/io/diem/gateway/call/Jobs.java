@@ -58,10 +58,18 @@ public final class Jobs {
 
     /** Records a job just dispatched. */
     public void insert(Job j) {
-        tx.run(sql -> sql.update("INSERT INTO jobs (job_id, reservation_id, account_id, key_id, node_id, model, max_prompt_tokens, "
+        tx.run(sql -> {
+            insert(sql, j);
+            return null;
+        });
+    }
+
+    /** As {@link #insert(Job)}, inside the caller's transaction. */
+    public static void insert(Sql sql, Job j) throws SQLException {
+        sql.update("INSERT INTO jobs (job_id, reservation_id, account_id, key_id, node_id, model, max_prompt_tokens, "
                 + "max_completion_tokens, gpu_micros_limit, issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", j.jobId(),
                 j.reservationId(), j.accountId(), j.keyId(), j.nodeId(), j.model(), j.maxPromptTokens(), j.maxCompletionTokens(),
-                j.gpuMicrosLimit(), j.issuedAt(), j.state().column()));
+                j.gpuMicrosLimit(), j.issuedAt(), j.state().column());
     }
 
     public Optional<Job> get(String jobId) {
@@ -70,8 +78,17 @@ public final class Jobs {
 
     /** What the gateway relayed to the caller; {@code complete} when the node's summary arrived. */
     public void recordRelayed(String jobId, long promptTokens, long completionTokens, boolean complete) {
-        tx.run(sql -> sql.update("UPDATE jobs SET relayed_prompt = ?, relayed_completion = ?, stream_complete = ?, relayed_at = ? "
-                + "WHERE job_id = ?", promptTokens, completionTokens, complete, UnixMicros.now(clock), jobId));
+        tx.run(sql -> {
+            recordRelayed(sql, jobId, promptTokens, completionTokens, complete, UnixMicros.now(clock));
+            return null;
+        });
+    }
+
+    /** As {@link #recordRelayed(String, long, long, boolean)}, inside the caller's transaction; {@code now} in µs. */
+    public static void recordRelayed(Sql sql, String jobId, long promptTokens, long completionTokens, boolean complete, long now)
+            throws SQLException {
+        sql.update("UPDATE jobs SET relayed_prompt = ?, relayed_completion = ?, stream_complete = ?, relayed_at = ? WHERE job_id = ?",
+                promptTokens, completionTokens, complete, now, jobId);
     }
 
     /** Moves a job from {@code from} to {@code to}; false if it was no longer in {@code from} (someone else won). */

@@ -64,27 +64,30 @@ public final class Credit {
         if (reservationId == null || reservationId.isEmpty() || reservationId.length() > 64) {
             throw new GatewayException(Kind.INVALID_ARGUMENT, "reservation id must be 1..64 characters");
         }
-        return tx.run(sql -> {
-            AccountRow row = AccountRow.lockAndMature(sql, accountId, now());
-            Optional<Reservation> existing = find(sql, reservationId);
-            if (existing.isPresent()) {
-                return sameContent(existing.get(), accountId, keyId, amount);
-            }
-            long now = now();
-            String day = UnixMicros.day(now);
-            Headroom room = headroom(sql, row, keyId, day, now);
-            room.require(amount, "this call");
-            if (keyId != null) {
-                DailyCredit.add(sql, Counter.KEY, keyId, day, 0, amount);
-            }
-            DailyCredit.add(sql, Counter.ACCOUNT, accountId, day, 0, amount);
-            long expires = now + config.reservationTtl().toNanos() / 1000;
-            sql.update("INSERT INTO reservations (reservation_id, account_id, key_id, utc_day, amount, state, created_at, expires_at) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", reservationId, accountId, keyId, day, amount, State.PENDING.column(), now,
-                    expires);
-            return new Reservation(reservationId, accountId, keyId, amount, State.PENDING, UnixMicros.instant(expires),
-                    DailyCredit.balance(sql, row, config, now));
-        });
+        return tx.run(sql -> reserve(sql, reservationId, accountId, keyId, amount));
+    }
+
+    /** As {@link #reserve(String, String, String, long)}, inside the caller's transaction (a call's first job record). */
+    Reservation reserve(Sql sql, String reservationId, String accountId, String keyId, long amount) throws SQLException {
+        AccountRow row = AccountRow.lockAndMature(sql, accountId, now());
+        Optional<Reservation> existing = find(sql, reservationId);
+        if (existing.isPresent()) {
+            return sameContent(existing.get(), accountId, keyId, amount);
+        }
+        long now = now();
+        String day = UnixMicros.day(now);
+        Headroom room = headroom(sql, row, keyId, day, now);
+        room.require(amount, "this call");
+        if (keyId != null) {
+            DailyCredit.add(sql, Counter.KEY, keyId, day, 0, amount);
+        }
+        DailyCredit.add(sql, Counter.ACCOUNT, accountId, day, 0, amount);
+        long expires = now + config.reservationTtl().toNanos() / 1000;
+        sql.update("INSERT INTO reservations (reservation_id, account_id, key_id, utc_day, amount, state, created_at, expires_at) "
+                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", reservationId, accountId, keyId, day, amount, State.PENDING.column(), now,
+                expires);
+        return new Reservation(reservationId, accountId, keyId, amount, State.PENDING, UnixMicros.instant(expires),
+                DailyCredit.balance(sql, row, config, now));
     }
 
     /**
@@ -163,8 +166,12 @@ public final class Credit {
 
     /** The account's balance and, read in the same transaction, one of its reservations (a call's end reads both). */
     public BalanceWithReservation balanceWith(String accountId, String reservationId) {
-        return tx.run(sql -> new BalanceWithReservation(DailyCredit.balance(sql, AccountRow.read(sql, accountId, false), config, now()),
-                find(sql, reservationId)));
+        return tx.run(sql -> balanceWith(sql, accountId, reservationId));
+    }
+
+    BalanceWithReservation balanceWith(Sql sql, String accountId, String reservationId) throws SQLException {
+        return new BalanceWithReservation(DailyCredit.balance(sql, AccountRow.read(sql, accountId, false), config, now()),
+                find(sql, reservationId));
     }
 
     /** A balance and a reservation read together. */

@@ -73,19 +73,22 @@ public final class CreditLeases {
      * when the lease is no longer open, has expired, belongs to another day or cannot cover it.
      */
     public boolean carve(Lease lease, String reservationId, long amount) {
-        return tx.run(sql -> {
-            long now = UnixMicros.now(clock);
-            int carved = sql.update("UPDATE credit_leases SET carved = carved + ? WHERE lease_id = ? AND state = 'open' "
-                    + "AND carved + ? <= granted AND expires_at > ? AND utc_day = ?", amount, lease.leaseId(), amount, now,
-                    UnixMicros.day(now));
-            if (carved != 1) {
-                return false;
-            }
-            sql.update("INSERT INTO reservations (reservation_id, account_id, key_id, utc_day, amount, state, created_at, expires_at, "
-                    + "lease_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", reservationId, lease.accountId(), lease.keyId(), lease.day(),
-                    amount, State.PENDING.column(), now, now + config.reservationTtl().toNanos() / 1000, lease.leaseId());
-            return true;
-        });
+        return tx.run(sql -> carve(sql, lease, reservationId, amount));
+    }
+
+    /** As {@link #carve(Lease, String, long)}, inside the caller's transaction. */
+    boolean carve(Sql sql, Lease lease, String reservationId, long amount) throws SQLException {
+        long now = UnixMicros.now(clock);
+        int carved = sql.update("UPDATE credit_leases SET carved = carved + ? WHERE lease_id = ? AND state = 'open' "
+                + "AND carved + ? <= granted AND expires_at > ? AND utc_day = ?", amount, lease.leaseId(), amount, now,
+                UnixMicros.day(now));
+        if (carved != 1) {
+            return false;
+        }
+        sql.update("INSERT INTO reservations (reservation_id, account_id, key_id, utc_day, amount, state, created_at, expires_at, "
+                + "lease_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", reservationId, lease.accountId(), lease.keyId(), lease.day(),
+                amount, State.PENDING.column(), now, now + config.reservationTtl().toNanos() / 1000, lease.leaseId());
+        return true;
     }
 
     /** Gives back the uncarved part of an open lease; returns it (0 when the lease was closed already). */

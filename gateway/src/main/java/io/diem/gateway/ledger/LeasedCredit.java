@@ -92,36 +92,70 @@ public final class LeasedCredit {
     }
 
     /**
-     * Holds {@code amount} µUSD for call {@code callId}: a reservation carved from this gateway's lease,
-     * or an exact one. Refused with RESOURCE_EXHAUSTED (nothing held) when the account or key cannot
-     * cover it.
+     * Holds {@code amount} µUSD for call {@code callId}: carved in memory from this gateway's lease (written
+     * with the call's first job, {@link #record}), or reserved exactly in the ledger at once when no lease
+     * can cover it. Refused with RESOURCE_EXHAUSTED (nothing held) when the account or key cannot.
      */
-    public void reserve(String callId, String accountId, String keyId, long amount) {
+    public CallHold hold(String callId, String accountId, String keyId, long amount) {
         if (amount > 0) {
             while (true) {
-                Slot slot = slots.computeIfAbsent(accountId, a -> new ConcurrentHashMap<>())
-                        .computeIfAbsent(keyId == null ? "" : keyId, k -> new Slot(accountId, keyId, policy.minCalls()));
-                CreditLeases.Lease from;
+                Slot slot = slot(accountId, keyId);
                 synchronized (slot) {
                     if (slot.retired) {
                         continue; // swept away meanwhile: take the fresh slot
                     }
-                    from = carveInMemory(slot, amount);
-                }
-                if (from != null) {
-                    if (leases.carve(from, callId, amount)) {
-                        return;
-                    }
-                    synchronized (slot) {
-                        if (slot.lease == from) {
-                            slot.lease = null; // closed under us (expired by a sweep): forget it
-                        }
+                    CreditLeases.Lease from = carveInMemory(slot, amount);
+                    if (from != null) {
+                        return new CallHold(callId, accountId, keyId, amount, from);
                     }
                 }
                 break;
             }
         }
         credit.reserve(callId, accountId, keyId, amount);
+        return new CallHold(callId, accountId, keyId, amount, null);
+    }
+
+    /**
+     * Writes a carved hold's reservation inside the caller's transaction: carved from its lease, or,
+     * when the lease closed meanwhile (expired by a sweep), reserved exactly (which may refuse).
+     */
+    void record(io.diem.gateway.store.Sql sql, CallHold hold) throws java.sql.SQLException {
+        if (hold.recorded()) {
+            return;
+        }
+        if (!leases.carve(sql, hold.lease, hold.callId(), hold.amount())) {
+            forget(hold);
+            credit.reserve(sql, hold.callId(), hold.accountId(), hold.keyId(), hold.amount());
+        }
+    }
+
+    /** Gives an unrecorded hold back to its lease (the ledger never saw it); false when it is recorded. */
+    boolean giveBack(CallHold hold) {
+        if (hold.recorded()) {
+            return false;
+        }
+        Slot slot = slot(hold.accountId(), hold.keyId());
+        synchronized (slot) {
+            if (slot.lease == hold.lease) {
+                slot.carved -= hold.amount();
+            }
+        }
+        return true;
+    }
+
+    private void forget(CallHold hold) {
+        Slot slot = slot(hold.accountId(), hold.keyId());
+        synchronized (slot) {
+            if (slot.lease == hold.lease) {
+                slot.lease = null; // closed under us: forget it
+            }
+        }
+    }
+
+    private Slot slot(String accountId, String keyId) {
+        return slots.computeIfAbsent(accountId, a -> new ConcurrentHashMap<>())
+                .computeIfAbsent(keyId == null ? "" : keyId, k -> new Slot(accountId, keyId, policy.minCalls()));
     }
 
     /** Takes {@code amount} from the slot's lease, replacing the lease when it cannot cover it; null when no lease can. */

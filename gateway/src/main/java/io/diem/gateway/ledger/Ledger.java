@@ -121,14 +121,56 @@ public final class Ledger {
         return l == null ? b : l.adjust(b);
     }
 
-    /** Holds a call's worst case: carved from this gateway's lease once {@link #useLeases} was called, else reserved exactly. */
-    public void reserveForCall(String callId, String accountId, String keyId, long amount) {
+    /**
+     * Holds a call's worst case: carved from this gateway's lease once {@link #useLeases} was called
+     * (recorded with the call's first job, {@link #recordingHold}), else reserved exactly now.
+     */
+    public CallHold holdForCall(String callId, String accountId, String keyId, long amount) {
         LeasedCredit l = leased;
         if (l == null) {
             credit.reserve(callId, accountId, keyId, amount);
-        } else {
-            l.reserve(callId, accountId, keyId, amount);
+            return new CallHold(callId, accountId, keyId, amount, null);
         }
+        return l.hold(callId, accountId, keyId, amount);
+    }
+
+    /** {@link #holdForCall} with its reservation written at once. */
+    public CallHold reserveForCall(String callId, String accountId, String keyId, long amount) {
+        CallHold hold = holdForCall(callId, accountId, keyId, amount);
+        recordingHold(hold, sql -> null);
+        return hold;
+    }
+
+    /**
+     * Runs {@code work} in one transaction with the hold's reservation written first if it is not yet
+     * (a call's first job record and its reservation commit together).
+     */
+    public <T> T recordingHold(CallHold hold, Tx.Work<T> work) {
+        if (hold.recorded()) {
+            return tx.run(work);
+        }
+        LeasedCredit l = leased;
+        T result = tx.run(sql -> {
+            l.record(sql, hold);
+            return work.run(sql);
+        });
+        hold.markRecorded();
+        return result;
+    }
+
+    /** Releases a call's hold: its reservation when recorded, else the slice goes back to the lease. */
+    public void release(CallHold hold) {
+        LeasedCredit l = leased;
+        if (l == null || !l.giveBack(hold)) {
+            credit.release(hold.callId());
+        }
+    }
+
+    /** The balance and the call's reservation, read inside the caller's transaction; this gateway's leases counted as remaining. */
+    public Credit.BalanceWithReservation balanceWith(io.diem.gateway.store.Sql sql, String accountId, String reservationId)
+            throws java.sql.SQLException {
+        Credit.BalanceWithReservation both = credit.balanceWith(sql, accountId, reservationId);
+        return new Credit.BalanceWithReservation(adjust(both.balance()), both.reservation());
     }
 
     public Reservation reserve(String id, String accountId, String keyId, long amount) {
