@@ -19,7 +19,8 @@ import java.util.Optional;
  * Today's inference credit of each account: reservations held for calls in flight, posted as
  * charges when their usage is booked, voided or expired otherwise. Every change locks the account's
  * row first, so gateways sharing a PostgreSQL ledger never reserve or charge an account beyond its
- * allowance (or a key beyond its daily limit). Amounts in µUSD.
+ * allowance (or a key beyond its daily limit), and all take their locks in one order (account, then
+ * its day's counters) so they cannot deadlock. Amounts in µUSD.
  */
 public final class Credit {
 

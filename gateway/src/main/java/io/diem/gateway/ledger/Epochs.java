@@ -12,7 +12,8 @@ import java.util.Optional;
 
 /**
  * Closed epochs and their payouts ({@code epochs}, {@code payouts}). A closed epoch never changes:
- * booking and closing both lock the day's {@code epoch_days} row first ({@link #lock}), so a charge is
+ * booking and closing both lock the day's {@code epoch_days} row first ({@link #lockForBooking}, shared,
+ * and {@link #lock}, exclusive), so a charge is
  * tagged with a day either before that day closes (and the close counts it) or after (and it goes to
  * the next day that is still open, {@link #openEpochFrom}). Settlement computes a report and stores it
  * here in the same transaction that locked the day and found it open.
@@ -25,17 +26,26 @@ public final class Epochs {
         return sql.one("SELECT 1 FROM epochs WHERE epoch = ?", rs -> true, epoch).isPresent();
     }
 
-    /** Locks the day's row (creating it), serialising booking into that day with closing it. */
+    /** Locks the day's row (creating it) for closing the day: no booking tags a charge with it meanwhile. */
     public static void lock(Sql sql, String epoch) throws SQLException {
         sql.update("INSERT INTO epoch_days (epoch) VALUES (?) ON CONFLICT DO NOTHING", epoch);
         sql.one("SELECT epoch FROM epoch_days WHERE epoch = ? FOR UPDATE", rs -> true, epoch);
+    }
+
+    /**
+     * Locks the day's row (creating it) for booking into it: shared on PostgreSQL, so bookings run side
+     * by side and only a close waits for them (and they for it); H2 has only exclusive row locks.
+     */
+    static void lockForBooking(Sql sql, String epoch) throws SQLException {
+        sql.update("INSERT INTO epoch_days (epoch) VALUES (?) ON CONFLICT DO NOTHING", epoch);
+        sql.one("SELECT epoch FROM epoch_days WHERE epoch = ? " + (sql.postgres() ? "FOR SHARE" : "FOR UPDATE"), rs -> true, epoch);
     }
 
     /** The first day from {@code day} on whose epoch is still open, locked so it stays open until this transaction ends. */
     static String openEpochFrom(Sql sql, String day) throws SQLException {
         String epoch = day;
         while (true) {
-            lock(sql, epoch);
+            lockForBooking(sql, epoch);
             if (!isClosed(sql, epoch)) {
                 return epoch;
             }

@@ -78,6 +78,8 @@ public final class LeasedCredit {
     private final Policy policy;
     /** account id → key id ("" for none) → slot. */
     private final ConcurrentHashMap<String, ConcurrentHashMap<String, Slot>> slots = new ConcurrentHashMap<>();
+    /** Leases found closed when a hold was recorded (expired by a sweep): their slots take a fresh one. */
+    private final java.util.Set<String> closedUnderUs = ConcurrentHashMap.newKeySet();
 
     LeasedCredit(Credit credit, CreditLeases leases, String gatewayId, Clock clock, Policy policy) {
         this.credit = credit;
@@ -125,7 +127,7 @@ public final class LeasedCredit {
             return;
         }
         if (!leases.carve(sql, hold.lease, hold.callId(), hold.amount())) {
-            forget(hold);
+            closedUnderUs.add(hold.lease.leaseId()); // no slot monitor here: a thread holding one may wait for a connection
             credit.reserve(sql, hold.callId(), hold.accountId(), hold.keyId(), hold.amount());
         }
     }
@@ -144,15 +146,6 @@ public final class LeasedCredit {
         return true;
     }
 
-    private void forget(CallHold hold) {
-        Slot slot = slot(hold.accountId(), hold.keyId());
-        synchronized (slot) {
-            if (slot.lease == hold.lease) {
-                slot.lease = null; // closed under us: forget it
-            }
-        }
-    }
-
     private Slot slot(String accountId, String keyId) {
         return slots.computeIfAbsent(accountId, a -> new ConcurrentHashMap<>())
                 .computeIfAbsent(keyId == null ? "" : keyId, k -> new Slot(accountId, keyId, policy.minCalls()));
@@ -161,6 +154,9 @@ public final class LeasedCredit {
     /** Takes {@code amount} from the slot's lease, replacing the lease when it cannot cover it; null when no lease can. */
     private CreditLeases.Lease carveInMemory(Slot slot, long amount) {
         long now = UnixMicros.now(clock);
+        if (slot.lease != null && closedUnderUs.remove(slot.lease.leaseId())) {
+            slot.lease = null; // nothing to give back: it is closed
+        }
         if (slot.lease != null && (!usable(slot.lease, now) || slot.unused() < amount)) {
             boolean ranOut = usable(slot.lease, now);
             slot.nextCalls = ranOut ? Math.min(policy.maxCalls(), slot.nextCalls * 2)
@@ -237,6 +233,7 @@ public final class LeasedCredit {
                 }
             }
         }
+        closedUnderUs.clear(); // a slot still on such a lease finds it closed again when it next records a hold
         return returned;
     }
 

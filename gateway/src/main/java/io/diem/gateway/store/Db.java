@@ -42,9 +42,9 @@ public final class Db implements AutoCloseable {
 
     /**
      * Returns once every commit made so far is on the device. PostgreSQL does that itself before a
-     * commit returns (as configured: {@code synchronous_commit}); an H2 file ledger writes each commit to
-     * its file at once ({@code WRITE_DELAY=0}) and is then synced here, one sync covering every commit
-     * that waits for it.
+     * commit returns (as configured: {@code synchronous_commit}). An H2 file ledger keeps commits in
+     * memory until its store writes them; here the store writes everything committed so far as one
+     * chunk and the file is synced, one write and one sync covering every commit that waits for it.
      */
     void awaitDurable() throws SQLException {
         GroupSync sync = h2Sync;
@@ -63,24 +63,34 @@ public final class Db implements AutoCloseable {
         return sync == null ? 0 : sync.syncs();
     }
 
-    /** An H2 file URL writes each commit to the file when it happens, so that a sync makes it durable. */
-    private static String writeOnCommit(String jdbcUrl) {
-        if (!jdbcUrl.startsWith("jdbc:h2:file:") || jdbcUrl.toUpperCase(java.util.Locale.ROOT).contains(";WRITE_DELAY=")) {
+    /**
+     * H2 keeps parsed statements per connection in a cache of 8 by default, fewer than the ledger's
+     * statements, so it would parse most of them again on every use.
+     */
+    private static String withStatementCache(String jdbcUrl) {
+        if (!jdbcUrl.startsWith("jdbc:h2:") || jdbcUrl.toUpperCase(java.util.Locale.ROOT).contains(";QUERY_CACHE_SIZE=")) {
             return jdbcUrl;
         }
-        return jdbcUrl + ";WRITE_DELAY=0";
+        return jdbcUrl + ";QUERY_CACHE_SIZE=128";
     }
 
+    /** An H2 file ledger: its store (written on demand by {@link #awaitDurable}) and its file (synced there). */
     private void openH2File(String jdbcUrl) {
         if (!jdbcUrl.startsWith("jdbc:h2:file:")) {
             return;
         }
         Path file = Path.of(jdbcUrl.substring("jdbc:h2:file:".length()).split(";", 2)[0] + ".mv.db");
-        try {
+        try (Connection c = connection()) {
+            // H2's own API (no JDBC call writes the store on demand): the MVStore behind this database.
+            org.h2.mvstore.MVStore store = ((org.h2.engine.SessionLocal) c.unwrap(org.h2.jdbc.JdbcConnection.class).getSession())
+                    .getDatabase().getStore().getMvStore();
             FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE);
             h2File = channel;
-            h2Sync = new GroupSync(() -> channel.force(false));
-        } catch (IOException e) {
+            h2Sync = new GroupSync(() -> {
+                store.commit(); // everything committed so far, as one chunk
+                channel.force(false);
+            });
+        } catch (IOException | SQLException | RuntimeException e) {
             throw new GatewayException(GatewayException.Kind.UNAVAILABLE, "cannot open " + file + " to sync commits: " + e.getMessage(), e);
         }
     }
@@ -102,7 +112,7 @@ public final class Db implements AutoCloseable {
                     + "': use jdbc:postgresql://HOST:PORT/DB or jdbc:h2:file:PATH");
         }
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(writeOnCommit(jdbcUrl));
+        config.setJdbcUrl(withStatementCache(jdbcUrl));
         config.setMaximumPoolSize(poolSize);
         config.setPoolName("ledger");
         config.setAutoCommit(false);

@@ -24,10 +24,17 @@ public final class Sql {
     }
 
     private final Connection connection;
+    private final boolean postgres;
     private boolean wrote;
 
-    Sql(Connection connection) {
+    Sql(Connection connection, boolean postgres) {
         this.connection = connection;
+        this.postgres = postgres;
+    }
+
+    /** Whether the database is PostgreSQL (else H2), for the few statements whose dialects differ. */
+    public boolean postgres() {
+        return postgres;
     }
 
     /** Whether an INSERT, UPDATE or DELETE ran (the commit then has something to make durable). */

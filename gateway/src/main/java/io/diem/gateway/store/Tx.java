@@ -77,7 +77,7 @@ public final class Tx {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = db.connection()) {
                 try {
-                    Sql sql = new Sql(c);
+                    Sql sql = new Sql(c, db.isPostgres());
                     T result = work.run(sql);
                     c.commit();
                     if (sql.wrote()) {

@@ -77,4 +77,59 @@ class PostgresLedgerTest extends LedgerContractTest {
             assertThat(other.invariantViolations()).isEmpty();
         }
     }
+
+    @Test
+    void twoGatewaysLeasingOneAccountNeverSpendBeyondTheAllowanceNorDeadlock() throws Exception {
+        String id = stakedAccount(1); // 1,000,000 µUSD today
+        try (Db second = Db.open(url, 4)) {
+            Ledger[] gateways = {new Ledger(db, LedgerConfig.defaults(), clock), new Ledger(second, LedgerConfig.defaults(), clock)};
+            LeasedCredit[] leases = {gateways[0].useLeases("00000000000000a1", LeasedCredit.Policy.defaults()),
+                    gateways[1].useLeases("00000000000000b2", LeasedCredit.Policy.defaults())};
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            AtomicInteger refused = new AtomicInteger();
+            AtomicLong charged = new AtomicLong();
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                futures.add(pool.submit(() -> {
+                    for (int i = 0; i < 60; i++) {
+                        Ledger g = gateways[(thread + i) % 2];
+                        String rid = "l" + thread + "-" + i;
+                        try {
+                            CallHold hold = g.holdForCall(rid, id, null, 7_919);
+                            if (i % 5 == 4) {
+                                g.release(hold); // never reached a node
+                                continue;
+                            }
+                            g.recordingHold(hold, sql -> null); // the call's first job
+                            if (i % 3 != 0) {
+                                charged.addAndGet(g.post(rid, usage("job-" + rid, 5_000)).charged());
+                            } else {
+                                g.release(hold);
+                            }
+                        } catch (GatewayException e) {
+                            assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED);
+                            refused.incrementAndGet();
+                        }
+                        if (i % 10 == 0) {
+                            leases[thread % 2].returnIdle();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+            pool.shutdown();
+            var raw = ledger.balance(id);
+            assertThat(raw.spent() + raw.reserved()).isLessThanOrEqualTo(raw.allowance());
+            assertThat(raw.spent()).isEqualTo(charged.get());
+            assertThat(refused.get()).as("the allowance ran out").isPositive();
+            assertThat(ledger.invariantViolations()).isEmpty();
+            leases[0].returnAll();
+            leases[1].returnAll();
+            assertThat(ledger.balance(id).reserved()).isZero();
+        }
+    }
 }
