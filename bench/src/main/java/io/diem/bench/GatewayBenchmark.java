@@ -57,9 +57,20 @@ public final class GatewayBenchmark {
         Path model = Path.of(args[1]);
         int calls = args.length > 2 ? Integer.parseInt(args[2]) : 1000;
         int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 3000;
+        String postgres = args.length > 4 ? args[4] : null; // else the embedded H2 ledger
         Path dir = Files.createTempDirectory("gateway-bench");
         Process agent = null;
-        try (Db db = Db.open(Db.h2Url(dir), 16)) {
+        String schema = null;
+        String url = Db.h2Url(dir);
+        if (postgres != null) {
+            schema = "bench_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+            try (java.sql.Connection c = java.sql.DriverManager.getConnection(postgres); java.sql.Statement s = c.createStatement()) {
+                s.execute("CREATE SCHEMA " + schema);
+            }
+            url = postgres + (postgres.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+        }
+        System.out.println("ledger: " + (postgres == null ? "H2 (embedded)" : "PostgreSQL"));
+        try (Db db = Db.open(url, 16)) {
             Ledger ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
             Bootstrap.adminKeyIfEmpty(ledger, dir.resolve("admin.key"));
             GatewayServer.Settings d = GatewayServer.Settings.defaults();
@@ -162,6 +173,11 @@ public final class GatewayBenchmark {
             if (agent != null) {
                 agent.destroy();
                 agent.waitFor(20, TimeUnit.SECONDS);
+            }
+            if (schema != null) {
+                try (java.sql.Connection c = java.sql.DriverManager.getConnection(postgres); java.sql.Statement s = c.createStatement()) {
+                    s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+                }
             }
         }
         System.exit(0);
