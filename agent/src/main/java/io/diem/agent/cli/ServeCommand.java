@@ -4,6 +4,7 @@ import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.model.Model;
 import io.diem.agent.model.ModelLoader;
 import io.diem.agent.serve.AgentNode;
+import io.diem.agent.serve.JobScheduler;
 import io.diem.common.CheckReport;
 import io.diem.common.ConfigCheck;
 import io.diem.common.ServerOptions;
@@ -66,6 +67,20 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--queue", defaultValue = "32", description = "Jobs that may wait per device. Default: ${DEFAULT-VALUE}.")
     int queue;
 
+    @Option(names = "--max-batch", defaultValue = "32",
+            description = "Most jobs a device runs at once, one token each per step (continuous batching). Default: ${DEFAULT-VALUE}.")
+    int maxBatch;
+
+    @Option(names = "--max-step-tokens", defaultValue = "512", description = "Most tokens one step of a device appends: a token "
+            + "per running job, the rest prompt chunks of jobs starting (bounds how long a long prompt holds up the others). "
+            + "Default: ${DEFAULT-VALUE}.")
+    int maxStepTokens;
+
+    @Option(names = "--kv-cache-mib", defaultValue = "0", description = "KV-cache memory per device in MiB; a job waits until "
+            + "its worst case fits and is refused when it never can. 0: two fifths of the Java heap (CPU) or four fifths of "
+            + "the GPU's free memory at start (CUDA). Default: ${DEFAULT-VALUE}.")
+    long kvCacheMib;
+
     @Option(names = "--drain-seconds", defaultValue = "60", description = "How long SIGTERM waits for running jobs. Default: ${DEFAULT-VALUE}.")
     int drainSeconds;
 
@@ -125,6 +140,13 @@ final class ServeCommand implements Callable<Integer> {
             checkModel(dir, loadModels, r);
         }
         r.writableDirectory("state-dir", stateDir, "the node key and usage journal");
+        if (maxBatch < 1 || maxStepTokens < maxBatch) {
+            r.error("max-batch = " + maxBatch + " and max-step-tokens = " + maxStepTokens + ": need max-batch >= 1 and "
+                    + "max-step-tokens >= max-batch (every running job appends a token each step)");
+        }
+        if (kvCacheMib < 0) {
+            r.error("kv-cache-mib = " + kvCacheMib + " must be 0 (the engine's default) or more");
+        }
         if (localApi && !Tls.isLoopback(server.bind)) {
             r.error("bind = " + server.bind + ": the agent's local API listens on loopback only (set bind = 127.0.0.1, or local-api = false)");
         }
@@ -218,7 +240,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         AgentNode node = new AgentNode(localApi ? NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 InsecureServerCredentials.create()) : null, new AgentNode.Settings(stateDir, gateways, toGateway, loaded, e, queue,
-                server.metricsBind, server.metricsPort, version), Clock.systemUTC()).start();
+                server.metricsBind, server.metricsPort, version, engine -> new JobScheduler.Limits(maxBatch, maxStepTokens,
+                        kvCacheMib > 0 ? kvCacheMib << 20 : engine.kvMemoryBytes())), Clock.systemUTC()).start();
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // Logging is already shut down inside shutdown hooks: report on stderr (journald keeps it).

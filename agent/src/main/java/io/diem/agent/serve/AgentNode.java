@@ -52,7 +52,15 @@ public final class AgentNode {
      */
     public record Settings(Path stateDir, List<String> gateways, ChannelCredentials gatewayCredentials,
             Map<String, Model> models, List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort,
-            String version) {}
+            String version, java.util.function.Function<InferenceEngine, JobScheduler.Limits> limits) {
+
+        /** With each device's default batch and KV limits ({@link JobScheduler.Limits#defaults}). */
+        public Settings(Path stateDir, List<String> gateways, ChannelCredentials gatewayCredentials, Map<String, Model> models,
+                List<InferenceEngine> engines, int queueCapacity, String metricsHost, int metricsPort, String version) {
+            this(stateDir, gateways, gatewayCredentials, models, engines, queueCapacity, metricsHost, metricsPort, version,
+                    JobScheduler.Limits::defaults);
+        }
+    }
 
     private final Settings settings;
     private final NodeKey key;
@@ -96,7 +104,8 @@ public final class AgentNode {
         }
         jobLog.clear();
         JobJournal running = new JobJournal(jobLog, receipts);
-        this.devices = new Devices(settings.engines(), settings.queueCapacity(), running);
+        this.devices = new Devices(settings.engines(), settings.queueCapacity(), running, settings.limits(),
+                settings.models().values().stream().map(Model::config).toList());
         Files.deleteIfExists(settings.stateDir().resolve("ticket.key")); // older versions kept the ticket key on disk
         JobRunner runner = new JobRunner(new JobAdmission(tickets, settings.models(), clock), devices, receipts, metrics, finisher,
                 running);
@@ -123,8 +132,12 @@ public final class AgentNode {
         String device = scheduler.device();
         metrics.gauge("diem.agent.queue.depth", "Jobs waiting in the device's queue", () -> scheduler.queued(), "device", device);
         metrics.gauge("diem.agent.jobs.running", "Jobs running on the device", () -> scheduler.running(), "device", device);
-        metrics.gauge("diem.agent.kv.cache.bytes", "Memory held by the KV caches of the device's running jobs (each sized for "
-                + "its job's whole token budget)", scheduler::kvCacheBytes, "device", device);
+        metrics.gauge("diem.agent.kv.cache.bytes", "Memory held by the KV caches of the device's running jobs",
+                scheduler::kvCacheBytes, "device", device);
+        metrics.gauge("diem.agent.kv.blocks.used", "KV blocks held by the device's running jobs", scheduler::kvBlocksUsed,
+                "device", device);
+        metrics.gauge("diem.agent.kv.blocks.total", "KV blocks in the device's pool (" + scheduler.engine().kvBlockTokens()
+                + " positions of the largest served model each)", scheduler::kvBlocksTotal, "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
                 scheduler, s -> s.busyNanos() / 1e9, "device", device); // the scheduler lives as long as the node
         BusyRatio ratio = new BusyRatio(scheduler);

@@ -24,11 +24,20 @@ public final class Devices implements AutoCloseable {
 
     /** @param tracker told when each job starts running (the node's job journal) */
     public Devices(List<InferenceEngine> engines, int queueCapacity, JobScheduler.JobTracker tracker) {
+        this(engines, queueCapacity, tracker, JobScheduler.Limits::defaults, List.of());
+    }
+
+    /**
+     * @param limits each device's batch and KV limits
+     * @param models the models the node serves (KV blocks are sized for the largest)
+     */
+    public Devices(List<InferenceEngine> engines, int queueCapacity, JobScheduler.JobTracker tracker,
+            java.util.function.Function<InferenceEngine, JobScheduler.Limits> limits, List<io.diem.agent.model.ModelConfig> models) {
         if (engines.isEmpty()) {
             throw new IllegalArgumentException("a node needs at least one engine");
         }
         for (InferenceEngine e : engines) {
-            schedulers.add(new JobScheduler(e.device(), e, queueCapacity, tracker));
+            schedulers.add(new JobScheduler(e.device(), e, queueCapacity, tracker, limits.apply(e), models));
         }
     }
 

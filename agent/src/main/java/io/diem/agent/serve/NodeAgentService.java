@@ -81,7 +81,10 @@ public final class NodeAgentService extends NodeAgentGrpc.NodeAgentImplBase {
                 .setCapacity(devices.capacity())
                 .setRunning(devices.running())
                 .setQueued(devices.queued())
-                .setAgentVersion(agentVersion);
+                .setAgentVersion(agentVersion)
+                .setKvBlocksTotal(devices.schedulers().stream().mapToLong(JobScheduler::kvBlocksTotal).sum())
+                .setKvBlocksUsed(devices.schedulers().stream().mapToLong(JobScheduler::kvBlocksUsed).sum())
+                .setKvBlockTokens(devices.schedulers().get(0).engine().kvBlockTokens());
         models.forEach((name, m) -> b.addModels(served(name, m)));
         b.addAllGpus(devices.gpus());
         responses.onNext(b.build());

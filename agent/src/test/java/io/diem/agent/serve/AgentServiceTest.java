@@ -276,7 +276,10 @@ class AgentServiceTest {
         assertThat(d.getNodeId()).isEqualTo(node.nodeId());
         assertThat(d.getEngine()).isEqualTo("cpu");
         assertThat(d.getModels(0).getName()).isEqualTo("tiny");
-        assertThat(d.getCapacity()).isEqualTo(3);
+        assertThat(d.getCapacity()).isEqualTo(2 + 32); // queue + the batch
+        assertThat(d.getKvBlockTokens()).isEqualTo(16);
+        assertThat(d.getKvBlocksTotal()).isPositive();
+        assertThat(d.getKvBlocksUsed()).isZero();
         // Counters exist at 0 before the first job, so rate() and alerts see them from the start.
         assertThat(node.metrics().scrape()).contains("diem_agent_tokens_total{kind=\"prompt\",model=\"tiny\"} 0")
                 .contains("diem_agent_tokens_total{kind=\"completion\",model=\"tiny\"} 0")

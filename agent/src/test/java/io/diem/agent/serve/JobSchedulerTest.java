@@ -140,4 +140,113 @@ class JobSchedulerTest {
                 });
         assertThat(done.getCount()).isEqualTo(1); // never ran, never finished
     }
+
+    @Test
+    void aStepsMeteredTimeIsSplitInWholeMicrosecondsThatAddUpAndFollowTheTokens() {
+        assertThat(JobScheduler.split(10, new int[] {1, 1, 1})).containsExactly(4, 3, 3); // ties: the earlier job
+        assertThat(JobScheduler.split(7, new int[] {512, 1})).containsExactly(7, 0);
+        assertThat(JobScheduler.split(0, new int[] {3, 4})).containsExactly(0, 0);
+        java.util.Random random = new java.util.Random(17);
+        for (int trial = 0; trial < 2_000; trial++) {
+            int[] tokens = new int[1 + random.nextInt(32)];
+            long total = 0;
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = 1 + random.nextInt(random.nextBoolean() ? 1 : 512);
+                total += tokens[i];
+            }
+            long micros = random.nextInt(1_000_000);
+            long[] shares = JobScheduler.split(micros, tokens);
+            assertThat(java.util.Arrays.stream(shares).sum()).isEqualTo(micros);
+            for (int i = 0; i < tokens.length; i++) {
+                double exact = (double) micros * tokens[i] / total;
+                assertThat((double) shares[i]).isBetween(Math.floor(exact), Math.ceil(exact));
+            }
+            assertThat(JobScheduler.split(micros, tokens)).containsExactly(shares); // deterministic
+        }
+    }
+
+    @Test
+    void aJobWhoseWorstCaseExceedsTheKvPoolIsRefusedWithTheNumbersAndOthersWaitForBlocks() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
+        Model model = new ModelLoader(null).load(dir.resolve("tiny"));
+        CpuEngine engine = new CpuEngine(1);
+        long block = JobScheduler.bytesPerPosition(model.config()) * engine.kvBlockTokens();
+        // 5 blocks: 80 positions. A job of 3 prompt + 60 tokens needs 4 blocks, so two never run together.
+        JobScheduler scheduler = new JobScheduler("cpu", engine, 8, JobScheduler.JobTracker.NONE,
+                new JobScheduler.Limits(8, 64, 5 * block), List.of(model.config()));
+        assertThat(scheduler.kvBlocksTotal()).isEqualTo(5);
+        AtomicLong metered = new AtomicLong();
+        assertThatThrownBy(() -> scheduler.submit(job(model, "huge", 100, metered, new CountDownLatch(1))))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                    assertThat(e.getStatus().getDescription()).contains("103 positions of KV cache (7 blocks of " + block
+                            + " bytes)").contains("holds 5 blocks in all");
+                });
+        java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+        TokenSink watches = (text, ids) -> most.accumulateAndGet(scheduler.running(), Math::max);
+        CountDownLatch done = new CountDownLatch(3);
+        for (int i = 0; i < 3; i++) {
+            scheduler.submit(job(model, "w" + i, 60, metered, done, watches));
+        }
+        assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(most.get()).isEqualTo(1); // each waited for the blocks of the one before
+        assertThat(scheduler.kvBlocksUsed()).isZero();
+        assertThat(metered.get()).isEqualTo(scheduler.busyNanos());
+        scheduler.drain(Duration.ofSeconds(5));
+        engine.close();
+    }
+
+    @Test
+    void aJobsTokensAreTheSameAloneAndInABatchOfSixteenWithChunkedPrompts() throws Exception {
+        TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
+        Model model = new ModelLoader(null).load(dir.resolve("tiny"));
+        List<List<Integer>> alone = new java.util.ArrayList<>();
+        List<List<Integer>> together = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            alone.add(new java.util.concurrent.CopyOnWriteArrayList<>());
+            together.add(new java.util.concurrent.CopyOnWriteArrayList<>());
+        }
+        try (CpuEngine engine = new CpuEngine(2)) {
+            JobScheduler one = new JobScheduler("cpu", engine, 16, JobScheduler.JobTracker.NONE,
+                    new JobScheduler.Limits(1, 512, 1L << 30), List.of(model.config()));
+            for (int i = 0; i < 16; i++) {
+                CountDownLatch done = new CountDownLatch(1);
+                one.submit(promptJob(model, i, alone.get(i), done, () -> {}));
+                assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+            }
+            one.drain(Duration.ofSeconds(5));
+        }
+        try (CpuEngine engine = new CpuEngine(2)) {
+            // 16 at once, steps of at most 24 tokens: prompts arrive in chunks beside other jobs' decoding
+            JobScheduler batch = new JobScheduler("cpu", engine, 16, JobScheduler.JobTracker.NONE,
+                    new JobScheduler.Limits(16, 24, 1L << 30), List.of(model.config()));
+            CountDownLatch done = new CountDownLatch(16);
+            java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+            for (int i = 0; i < 16; i++) {
+                batch.submit(promptJob(model, i, together.get(i), done, () -> most.accumulateAndGet(batch.running(), Math::max)));
+            }
+            assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(most.get()).as("jobs running at once").isGreaterThan(1);
+            batch.drain(Duration.ofSeconds(5));
+        }
+        for (int i = 0; i < 16; i++) {
+            assertThat(together.get(i)).as("job " + i).isNotEmpty().isEqualTo(alone.get(i));
+        }
+    }
+
+    /** Job i: a prompt of 2 + 3i tokens, 12 sampled tokens (seeded), its ids collected in {@code out}. */
+    private Job promptJob(Model model, int i, List<Integer> out, CountDownLatch done, Runnable onTokens) {
+        List<Integer> prompt = new java.util.ArrayList<>();
+        for (int t = 0; t < 2 + 3 * i; t++) {
+            prompt.add(1 + (t * 7 + i) % (model.config().vocabSize - 1));
+        }
+        JobTicket ticket = JobTicket.newBuilder().setJobId("p" + i).setModel("tiny").build();
+        return new Job(ticket, model, new GenerationRequest(prompt, new SamplingParams(0.9f, 1, 0, 7 + i, 12, List.of()), 0, 0,
+                Set.of()), (text, ids) -> {
+                    for (int id : ids) {
+                        out.add(id);
+                    }
+                    onTokens.run();
+                }, (GenerationResult r, Throwable t) -> done.countDown(), 0);
+    }
 }

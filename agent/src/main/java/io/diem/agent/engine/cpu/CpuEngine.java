@@ -3,10 +3,15 @@ package io.diem.agent.engine.cpu;
 import io.diem.agent.engine.InferenceEngine;
 import io.diem.agent.engine.Sequence;
 import io.diem.agent.model.Model;
+import io.diem.agent.model.ModelConfig;
 import io.diem.agent.model.Tensor;
 import io.diem.v1.ComputeKind;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The plain-Java reference engine. Matrix-vector products are split by rows over the calling thread
@@ -17,6 +22,8 @@ public final class CpuEngine implements InferenceEngine {
 
     /** Fewest rows worth handing to another thread. */
     private static final int MIN_ROWS_PER_PART = 32;
+    /** Positions per KV block. */
+    static final int KV_BLOCK_TOKENS = 16;
 
     private final int threads;
     private final CpuKernels kernels;
@@ -75,26 +82,127 @@ public final class CpuEngine implements InferenceEngine {
         return new CpuSequence(this, model, capacity);
     }
 
+    @Override
+    public int kvBlockTokens() {
+        return KV_BLOCK_TOKENS;
+    }
+
     /**
-     * {@code outs[i][r] = ws[i][r] · x} for every row of every matrix (matrices that read the same
-     * input are multiplied in one parallel pass). The rows of all matrices together are cut into
-     * {@code threads} contiguous ranges, one per thread of the team.
+     * One step over CPU sequences: those of one model run as one batch ({@link CpuBatch}), each
+     * sequence's logits exactly those it would get alone. The compute is the step's CPU time.
      */
-    void matvec(float[] x, Tensor[] ws, float[][] outs) {
+    @Override
+    public BatchStep stepAll(List<Sequence> sequences, List<int[]> tokens) {
+        long before = cpuNanos();
+        Map<Model, List<Integer>> byModel = new LinkedHashMap<>();
+        for (int i = 0; i < sequences.size(); i++) {
+            CpuSequence s = (CpuSequence) sequences.get(i);
+            Sequence.checkStep(tokens.get(i), s.position, s.capacity(), s.c.vocabSize);
+            byModel.computeIfAbsent(s.model, m -> new ArrayList<>()).add(i);
+        }
+        for (List<Integer> group : byModel.values()) {
+            List<CpuSequence> seqs = new ArrayList<>();
+            List<int[]> toks = new ArrayList<>();
+            for (int i : group) {
+                seqs.add((CpuSequence) sequences.get(i));
+                toks.add(tokens.get(i));
+            }
+            CpuBatch.forward(this, seqs, toks);
+        }
+        float[][] logits = new float[sequences.size()][];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = ((CpuSequence) sequences.get(i)).logits;
+        }
+        return new BatchStep(logits, Math.max(0, cpuNanos() - before));
+    }
+
+    /** Bytes of one KV block of a model: keys and values of {@link #KV_BLOCK_TOKENS} positions in every layer. */
+    long kvBlockBytes(ModelConfig c) {
+        return 2L * c.layers * KV_BLOCK_TOKENS * c.kvDim * Float.BYTES;
+    }
+
+    /** KV blocks (of any model) held by this engine's sequences now, counted per layer pair as one block of the sequence. */
+    public long kvBlocksInUse() {
+        return kvArraysInUse.get();
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong kvArraysInUse = new java.util.concurrent.atomic.AtomicLong();
+    /** Freed KV arrays by length, reused before new ones are made. */
+    private final Map<Integer, java.util.ArrayDeque<float[]>> freeKv = new java.util.concurrent.ConcurrentHashMap<>();
+
+    float[] takeKvBlock(int kvDim) {
+        int length = KV_BLOCK_TOKENS * kvDim;
+        java.util.ArrayDeque<float[]> free = freeKv.computeIfAbsent(length, n -> new java.util.ArrayDeque<>());
+        float[] block;
+        synchronized (free) {
+            block = free.poll();
+        }
+        kvArraysInUse.incrementAndGet();
+        return block != null ? block : new float[length];
+    }
+
+    void giveKvBlock(float[] block) {
+        java.util.ArrayDeque<float[]> free = freeKv.computeIfAbsent(block.length, n -> new java.util.ArrayDeque<>());
+        synchronized (free) {
+            free.push(block);
+        }
+        kvArraysInUse.decrementAndGet();
+    }
+
+    private final Map<ModelConfig, CpuBatch.Scratch> scratch = new java.util.IdentityHashMap<>();
+    private float[][] scores = new float[0][];
+
+    /** Activations for {@code rows} tokens of a model, reused (grown when a step needs more). */
+    synchronized CpuBatch.Scratch scratch(ModelConfig c, int rows) {
+        CpuBatch.Scratch s = scratch.get(c);
+        if (s == null || s.rows < rows) {
+            s = new CpuBatch.Scratch(c, Math.max(rows, s == null ? 0 : s.rows * 2));
+            scratch.put(c, s);
+        }
+        return s;
+    }
+
+    /** Attention scores of thread part {@code part}, at least {@code length} long. */
+    float[] scoresFor(int part, int length) {
+        float[][] all = scores;
+        if (all.length <= part || all[part] == null || all[part].length < length) {
+            synchronized (this) {
+                if (scores.length <= part) {
+                    scores = java.util.Arrays.copyOf(scores, threads);
+                }
+                if (scores[part] == null || scores[part].length < length) {
+                    scores[part] = new float[length];
+                }
+                all = scores;
+            }
+        }
+        return all[part];
+    }
+
+    /**
+     * {@code outs[i][t][r] = ws[i][r] · xs[t]} for every row r of every matrix and every token t below
+     * {@code rows}: each weight row is read once and multiplied by every token. Rows of all matrices
+     * together are cut into one contiguous range per thread.
+     */
+    void matmul(float[][] xs, int rows, Tensor[] ws, float[][][] outs) {
         int total = 0;
         for (Tensor w : ws) {
             total += w.rows;
         }
-        int rows = total;
+        int all = total;
         team.run((part, parts) -> {
-            int from = (int) ((long) rows * part / parts);
-            int to = (int) ((long) rows * (part + 1) / parts);
+            int from = (int) ((long) all * part / parts);
+            int to = (int) ((long) all * (part + 1) / parts);
             int base = 0;
             for (int i = 0; i < ws.length && base < to; i++) {
                 int lo = Math.max(from, base) - base;
                 int hi = Math.min(to, base + ws[i].rows) - base;
+                Tensor w = ws[i];
+                float[][] out = outs[i];
                 for (int r = lo; r < hi; r++) {
-                    outs[i][r] = kernels.rowDot(ws[i], r, x);
+                    for (int t = 0; t < rows; t++) {
+                        out[t][r] = kernels.rowDot(w, r, xs[t]);
+                    }
                 }
                 base += ws[i].rows;
             }
@@ -104,10 +212,6 @@ public final class CpuEngine implements InferenceEngine {
     /** Runs {@code task} split over the engine's threads (part 0 on the calling thread). */
     void parallel(WorkerTeam.Task task) {
         team.run(task);
-    }
-
-    void matvec(Tensor w, float[] x, float[] out) {
-        matvec(x, new Tensor[] {w}, new float[][] {out});
     }
 
     /**

@@ -170,6 +170,12 @@ public final class CudaEngine implements InferenceEngine {
         return new long[] {free[0], total[0]};
     }
 
+    /** Four fifths of the GPU's free memory now (the node calls this at start, after loading its models). */
+    @Override
+    public long kvMemoryBytes() {
+        return Math.max(1, memoryInfo()[0] / 5 * 4);
+    }
+
     /** The GPU with its current memory use, as the wire reports it. */
     @Override
     public java.util.Optional<io.diem.v1.GpuInfo> gpu() {

@@ -11,6 +11,7 @@ import io.diem.agent.model.TestModelMaker.Options;
 import io.diem.agent.model.TestModelMaker.Preset;
 import io.diem.agent.model.TestModelMaker;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,6 +59,41 @@ class CpuForwardTest {
             }
             assertThat(a).containsExactly(b);
             assertThat(whole.position()).isEqualTo(prompt.length);
+        }
+    }
+
+    @Test
+    void aBatchedStepGivesEverySequenceExactlyTheLogitsItGetsAlone() throws Exception {
+        Model model = make(Options.of(Preset.TINY, 3));
+        int[][] prompts = {{1, 11, 12, 13, 300}, {1, 5}, {1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58}};
+        int[] next = {7, 8, 9};
+        float[][][] alone = new float[prompts.length][2][];
+        try (CpuEngine engine = new CpuEngine(2)) {
+            for (int i = 0; i < prompts.length; i++) {
+                try (Sequence s = engine.newSequence(model, 40)) {
+                    alone[i][0] = s.step(prompts[i]).clone();
+                    alone[i][1] = s.step(new int[] {next[i]}).clone();
+                }
+            }
+        }
+        try (CpuEngine engine = new CpuEngine(2);
+                Sequence a = engine.newSequence(model, 40);
+                Sequence b = engine.newSequence(model, 40);
+                Sequence c = engine.newSequence(model, 40)) {
+            // step 1: a and b prefill, c prefills its first 7 tokens only
+            var first = engine.stepAll(List.of(a, b, c), List.of(prompts[0], prompts[1], java.util.Arrays.copyOf(prompts[2], 7)));
+            assertThat(first.logits()[0]).containsExactly(alone[0][0]);
+            assertThat(first.logits()[1]).containsExactly(alone[1][0]);
+            assertThat(first.computeNanos()).isPositive();
+            // step 2: a and b decode while c prefills the rest of its prompt (crossing a KV block boundary)
+            var second = engine.stepAll(List.of(a, b, c), List.of(new int[] {next[0]}, new int[] {next[1]},
+                    java.util.Arrays.copyOfRange(prompts[2], 7, prompts[2].length)));
+            assertThat(second.logits()[0]).containsExactly(alone[0][1]);
+            assertThat(second.logits()[1]).containsExactly(alone[1][1]);
+            assertThat(second.logits()[2]).containsExactly(alone[2][0]);
+            var third = engine.stepAll(List.of(c), List.of(new int[] {next[2]}));
+            assertThat(third.logits()[0]).containsExactly(alone[2][1]);
+            assertThat(engine.kvBlocksInUse()).isEqualTo(2L * model.config().layers * 4); // 6 + 21 + 2 positions: 1 + 1 + 2 blocks
         }
     }
 
