@@ -105,7 +105,8 @@ class JobSchedulerTest {
         TestModelMaker.make(dir.resolve("tiny"), TestModelMaker.Options.of(TestModelMaker.Preset.TINY, 1));
         Model model = new ModelLoader(null).load(dir.resolve("tiny"));
         CpuEngine engine = new CpuEngine(1);
-        JobScheduler scheduler = new JobScheduler("cpu", engine, 1);
+        JobScheduler scheduler = new JobScheduler("cpu", engine, 1, JobScheduler.JobTracker.NONE,
+                new JobScheduler.Limits(1, 512, 1L << 30), List.of()); // one running, one waiting
         AtomicLong metered = new AtomicLong();
         CountDownLatch done = new CountDownLatch(100);
         int refused = 0;

@@ -199,9 +199,18 @@ public final class CpuEngine implements InferenceEngine {
                 int hi = Math.min(to, base + ws[i].rows) - base;
                 Tensor w = ws[i];
                 float[][] out = outs[i];
+                float[] four = new float[4];
                 for (int r = lo; r < hi; r++) {
-                    for (int t = 0; t < rows; t++) {
-                        out[t][r] = kernels.rowDot(w, r, xs[t]);
+                    if (rows == 1) {
+                        out[0][r] = kernels.rowDot(w, r, xs[0]);
+                        continue;
+                    }
+                    for (int t = 0; t < rows; t += 4) {
+                        int count = Math.min(4, rows - t);
+                        kernels.rowDots(w, r, xs, t, count, four);
+                        for (int j = 0; j < count; j++) {
+                            out[t + j][r] = four[j];
+                        }
                     }
                 }
                 base += ws[i].rows;

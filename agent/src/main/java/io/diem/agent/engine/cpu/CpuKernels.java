@@ -14,6 +14,16 @@ public interface CpuKernels {
         return w.dot(row, x, 0);
     }
 
+    /**
+     * Row {@code row} of {@code w} times {@code xs[from]} … {@code xs[from + count − 1]} (count ≤ 4) into
+     * {@code out[0 … count)}, each result exactly what {@link #rowDot} gives for that vector alone.
+     */
+    default void rowDots(Tensor w, int row, float[][] xs, int from, int count, float[] out) {
+        for (int t = 0; t < count; t++) {
+            out[t] = rowDot(w, row, xs[from + t]);
+        }
+    }
+
     /** {@code Σ a[aOff + i] · b[bOff + i]} for {@code i < n}. */
     default float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         float s = 0;

@@ -60,6 +60,79 @@ final class VectorCpuKernels implements CpuKernels {
         return sum;
     }
 
+    /**
+     * Four vectors (or fewer: the missing ones repeat the last) against one F32 row: the row is loaded
+     * once for all of them, and each vector's accumulators take exactly the steps of {@link #dotF32}.
+     */
+    @Override
+    public void rowDots(Tensor w, int row, float[][] xs, int from, int count, float[] out) {
+        if (w.dtype != io.diem.agent.model.DType.F32 || count < 2) {
+            CpuKernels.super.rowDots(w, row, xs, from, count, out);
+            return;
+        }
+        float[] x0 = xs[from];
+        float[] x1 = xs[from + 1];
+        float[] x2 = xs[from + Math.min(2, count - 1)];
+        float[] x3 = xs[from + Math.min(3, count - 1)];
+        ByteBuffer buf = w.chunkOf(row);
+        int offset = w.byteOffsetOf(row);
+        int n = w.cols;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int step = F.length();
+        int c = 0;
+        for (int bound = n - 4 * step; c <= bound; c += 4 * step) {
+            FloatVector w0 = FloatVector.fromByteBuffer(F, buf, offset + c * 4, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w1 = FloatVector.fromByteBuffer(F, buf, offset + (c + step) * 4, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w2 = FloatVector.fromByteBuffer(F, buf, offset + (c + 2 * step) * 4, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w3 = FloatVector.fromByteBuffer(F, buf, offset + (c + 3 * step) * 4, ByteOrder.LITTLE_ENDIAN);
+            a00 = w0.fma(FloatVector.fromArray(F, x0, c), a00);
+            a01 = w1.fma(FloatVector.fromArray(F, x0, c + step), a01);
+            a02 = w2.fma(FloatVector.fromArray(F, x0, c + 2 * step), a02);
+            a03 = w3.fma(FloatVector.fromArray(F, x0, c + 3 * step), a03);
+            a10 = w0.fma(FloatVector.fromArray(F, x1, c), a10);
+            a11 = w1.fma(FloatVector.fromArray(F, x1, c + step), a11);
+            a12 = w2.fma(FloatVector.fromArray(F, x1, c + 2 * step), a12);
+            a13 = w3.fma(FloatVector.fromArray(F, x1, c + 3 * step), a13);
+            a20 = w0.fma(FloatVector.fromArray(F, x2, c), a20);
+            a21 = w1.fma(FloatVector.fromArray(F, x2, c + step), a21);
+            a22 = w2.fma(FloatVector.fromArray(F, x2, c + 2 * step), a22);
+            a23 = w3.fma(FloatVector.fromArray(F, x2, c + 3 * step), a23);
+            a30 = w0.fma(FloatVector.fromArray(F, x3, c), a30);
+            a31 = w1.fma(FloatVector.fromArray(F, x3, c + step), a31);
+            a32 = w2.fma(FloatVector.fromArray(F, x3, c + 2 * step), a32);
+            a33 = w3.fma(FloatVector.fromArray(F, x3, c + 3 * step), a33);
+        }
+        for (int bound = n - step; c <= bound; c += step) {
+            FloatVector w0 = FloatVector.fromByteBuffer(F, buf, offset + c * 4, ByteOrder.LITTLE_ENDIAN);
+            a00 = w0.fma(FloatVector.fromArray(F, x0, c), a00);
+            a10 = w0.fma(FloatVector.fromArray(F, x1, c), a10);
+            a20 = w0.fma(FloatVector.fromArray(F, x2, c), a20);
+            a30 = w0.fma(FloatVector.fromArray(F, x3, c), a30);
+        }
+        float s0 = a00.add(a01).add(a02.add(a03)).reduceLanes(VectorOperators.ADD);
+        float s1 = a10.add(a11).add(a12.add(a13)).reduceLanes(VectorOperators.ADD);
+        float s2 = a20.add(a21).add(a22.add(a23)).reduceLanes(VectorOperators.ADD);
+        float s3 = a30.add(a31).add(a32.add(a33)).reduceLanes(VectorOperators.ADD);
+        for (; c < n; c++) {
+            float wc = buf.getFloat(offset + c * 4);
+            s0 += wc * x0[c];
+            s1 += wc * x1[c];
+            s2 += wc * x2[c];
+            s3 += wc * x3[c];
+        }
+        out[0] = s0;
+        out[1] = s1;
+        if (count > 2) {
+            out[2] = s2;
+        }
+        if (count > 3) {
+            out[3] = s3;
+        }
+    }
+
     private static float dotBf16(ByteBuffer buf, int offset, float[] x, int n) {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
