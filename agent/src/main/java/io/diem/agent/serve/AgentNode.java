@@ -136,7 +136,7 @@ public final class AgentNode {
                 scheduler::kvCacheBytes, "device", device);
         metrics.gauge("diem.agent.kv.blocks.used", "KV blocks held by the device's running jobs", scheduler::kvBlocksUsed,
                 "device", device);
-        metrics.gauge("diem.agent.kv.blocks.total", "KV blocks in the device's pool (" + scheduler.engine().kvBlockTokens()
+        metrics.gauge("diem.agent.kv.blocks.capacity", "KV blocks in the device's pool (" + scheduler.engine().kvBlockTokens()
                 + " positions of the largest served model each)", scheduler::kvBlocksTotal, "device", device);
         metrics.counterFunction("diem.agent.device.busy", "Metered compute time of the device (sum over jobs)", "seconds",
                 scheduler, s -> s.busyNanos() / 1e9, "device", device); // the scheduler lives as long as the node
