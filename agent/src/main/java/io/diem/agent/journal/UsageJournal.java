@@ -38,7 +38,7 @@ public final class UsageJournal implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(UsageJournal.class.getName());
 
     /** A stored batch and the last receipt sequence it covers. */
-    private record Sealed(SignedEnvelope envelope, long sequence, long coveredReceipt) {}
+    private record Sealed(SignedEnvelope envelope, long sequence, long coveredReceipt, int receipts) {}
 
     private record Pending(long sequence, UsageReceipt receipt) {}
 
@@ -115,7 +115,7 @@ public final class UsageJournal implements AutoCloseable {
                     continue;
                 }
                 verify.accept(envelope, key.nodeId(), key.publicKey());
-                j.unacked.add(new Sealed(envelope, batch.getSequence(), covered));
+                j.unacked.add(new Sealed(envelope, batch.getSequence(), covered, batch.getReceiptsCount()));
                 j.coveredReceipt = Math.max(j.coveredReceipt, covered);
             }
             j.chain = verify; // sealing continues from the last stored batch
@@ -208,7 +208,7 @@ public final class UsageJournal implements AutoCloseable {
         batches.appendDurably(ByteBuffer.allocate(8 + envelopeBytes.length).putLong(covered).put(envelopeBytes).array());
         pending.subList(0, n).clear();
         coveredReceipt = covered;
-        unacked.add(new Sealed(envelope, chain.lastSequence(), covered));
+        unacked.add(new Sealed(envelope, chain.lastSequence(), covered, n));
         return envelope;
     }
 
@@ -313,6 +313,15 @@ public final class UsageJournal implements AutoCloseable {
 
     public synchronized int pendingReceipts() {
         return pending.size();
+    }
+
+    /** Receipts no gateway has acknowledged: pending ones and those in unacknowledged batches. */
+    public synchronized int unbookedReceipts() {
+        int n = pending.size();
+        for (Sealed s : unacked) {
+            n += s.receipts();
+        }
+        return n;
     }
 
     public synchronized int unacknowledgedBatches() {

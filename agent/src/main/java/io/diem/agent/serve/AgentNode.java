@@ -215,7 +215,8 @@ public final class AgentNode {
                 .setRunning(devices.running())
                 .setQueued(devices.queued())
                 .setGpusOnline(devices.gpus().size())
-                .addAllGpus(devices.gpus());
+                .addAllGpus(devices.gpus())
+                .setReceiptsUnbooked(journal.unbookedReceipts());
     }
 
     public AgentNode start() throws IOException, InterruptedException {

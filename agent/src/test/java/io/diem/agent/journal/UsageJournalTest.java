@@ -107,15 +107,18 @@ class UsageJournalTest {
             }
             j.seal(2, 1);
             j.seal(2, 2);
+            assertThat(j.unbookedReceipts()).isEqualTo(5); // 2 + 2 sealed, 1 pending
             j.acknowledge(1);
             assertThat(j.unacknowledgedBatches()).isEqualTo(1);
             assertThat(j.pendingReceipts()).isEqualTo(1);
+            assertThat(j.unbookedReceipts()).isEqualTo(3);
         }
         long receiptsSize = Files.size(dir.resolve("receipts.log"));
         try (UsageJournal j = UsageJournal.open(dir, key)) {
             assertThat(j.acknowledgedSequence()).isEqualTo(1);
             assertThat(j.unacknowledgedBatches()).isEqualTo(1);
             assertThat(j.pendingReceipts()).isEqualTo(1);
+            assertThat(j.unbookedReceipts()).isEqualTo(3); // counted again from the logs on reopen
             assertThat(j.append(receipt("r5"))).isEqualTo(6);
             SignedEnvelope third = j.seal(10, 3);
             assertThat(ReceiptBatch.parseFrom(third.getPayload()).getSequence()).isEqualTo(3);

@@ -86,6 +86,12 @@ public final class Admission {
             metrics.rejected("no_node");
             throw new GatewayException(Kind.UNAVAILABLE, "no healthy node serves model '" + model + "' right now; retry later");
         }
+        if (picker.allBacklogged(model)) {
+            metrics.rejected("booking_backlog");
+            throw new GatewayException(Kind.UNAVAILABLE, "every node serving model '" + model + "' has more than "
+                    + NodePicker.MAX_UNBOOKED_RECEIPTS + " receipts waiting to be booked (the ledger is behind); retry in a few "
+                    + "seconds; nothing was charged");
+        }
         int context = available.contextLength();
         if (request.getInputCase() == GenerateRequest.InputCase.TOKEN_IDS && request.getTokenIds().getIdsCount() >= context) {
             throw invalid("token_ids", "prompt has " + request.getTokenIds().getIdsCount()

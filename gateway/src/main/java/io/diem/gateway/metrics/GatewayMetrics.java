@@ -21,7 +21,7 @@ public final class GatewayMetrics {
 
     /** Every reason {@link #rejected} is called with, registered at 0 so rates and alerts see them before the first. */
     public static final java.util.List<String> REJECTION_REASONS = java.util.List.of("invalid_request", "unknown_model", "no_node",
-            "key_concurrency", "insufficient_credit");
+            "key_concurrency", "insufficient_credit", "booking_backlog");
 
     /** Booked receipts and what they charged (the same two counters every time: resolved once). */
     private final Counter receiptsBooked;

@@ -43,6 +43,8 @@ public final class NodeDirectory {
 
     private final Tx tx;
     private final Clock clock;
+    /** Each node's receipts not yet acknowledged by any gateway, as its last heartbeat here said. */
+    private final java.util.Map<String, Integer> unbooked = new java.util.concurrent.ConcurrentHashMap<>();
     private final Duration heartbeatInterval;
     private final Duration healthTimeout;
     private volatile List<Node> snapshot = List.of();
@@ -123,6 +125,7 @@ public final class NodeDirectory {
             throw new GatewayException(Kind.UNAUTHENTICATED, "heartbeat refused: " + e.getMessage());
         }
         checkFresh(p.getSignedAtUnixMicros());
+        unbooked.put(node.nodeId(), p.getReceiptsUnbooked());
         tx.runRetryingDuplicateKey(sql -> {
             long now = now();
             long last = sql.one("SELECT last_heartbeat_at FROM nodes WHERE node_id = ? FOR UPDATE", rs -> rs.getLong(1), node.nodeId())
@@ -138,6 +141,11 @@ public final class NodeDirectory {
             return null;
         });
         return changed(node.nodeId());
+    }
+
+    /** Receipts the node holds that no gateway has acknowledged, as its last heartbeat to this gateway reported. */
+    public int unbookedReceipts(String nodeId) {
+        return unbooked.getOrDefault(nodeId, 0);
     }
 
     private void checkFresh(long signedAtMicros) {

@@ -15,9 +15,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * open session with this gateway and are not ejected ({@link OutlierEjection}), a node proven healthy
  * since its last failure before one that is not, then the least loaded, where load is what the node
  * last reported plus the jobs this gateway has in flight on it (so a burst between heartbeats spreads
- * out). Ties go to the smallest node id.
+ * out). Ties go to the smallest node id. A node with more than {@link #MAX_UNBOOKED_RECEIPTS} receipts
+ * waiting to be booked gets no new job until booking catches up: the ledger's pace bounds admission,
+ * rather than receipts piling up until their reservations expire.
  */
 public final class NodePicker {
+
+    /** Receipts a node may hold unacknowledged and still take new jobs (a few seconds of booking at full load). */
+    public static final int MAX_UNBOOKED_RECEIPTS = 4096;
 
     /**
      * A model served by eligible nodes: the largest context among them, how many there are, and the
@@ -61,9 +66,20 @@ public final class NodePicker {
     /** The least loaded eligible node serving {@code model}, other than those in {@code exclude}. */
     public Optional<Node> pick(String model, Set<String> exclude) {
         return eligible().stream()
-                .filter(n -> n.serves(model) && !exclude.contains(n.nodeId()) && !outliers.ejected(n.nodeId()))
+                .filter(n -> n.serves(model) && !exclude.contains(n.nodeId()) && !outliers.ejected(n.nodeId()) && !backlogged(n))
                 .min(Comparator.comparing((Node n) -> outliers.unproven(n.nodeId()))
                         .thenComparingInt(n -> n.reportedLoad() + inflight(n.nodeId()).get()).thenComparing(Node::nodeId));
+    }
+
+    /** Whether the node's receipts wait for booking beyond {@link #MAX_UNBOOKED_RECEIPTS}. */
+    public boolean backlogged(Node n) {
+        return directory.unbookedReceipts(n.nodeId()) > MAX_UNBOOKED_RECEIPTS;
+    }
+
+    /** Whether every eligible node serving {@code model} is {@link #backlogged} (and there is at least one). */
+    public boolean allBacklogged(String model) {
+        List<Node> serving = eligible().stream().filter(n -> n.serves(model)).toList();
+        return !serving.isEmpty() && serving.stream().allMatch(this::backlogged);
     }
 
     /** Jobs this gateway is relaying from {@code nodeId} right now (the dispatcher counts them up and down). */
