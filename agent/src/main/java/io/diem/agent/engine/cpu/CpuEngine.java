@@ -200,11 +200,20 @@ public final class CpuEngine implements InferenceEngine {
                 Tensor w = ws[i];
                 float[][] out = outs[i];
                 float[] four = new float[4];
-                for (int r = lo; r < hi; r++) {
-                    if (rows == 1) {
-                        out[0][r] = kernels.rowDot(w, r, xs[0]);
-                        continue;
+                if (rows == 1) { // one token: two rows at a time keep more of the weights streaming
+                    int r = lo;
+                    for (; r + 1 < hi; r += 2) {
+                        kernels.rowDotPair(w, r, xs[0], four);
+                        out[0][r] = four[0];
+                        out[0][r + 1] = four[1];
                     }
+                    if (r < hi) {
+                        out[0][r] = kernels.rowDot(w, r, xs[0]);
+                    }
+                    base += ws[i].rows;
+                    continue;
+                }
+                for (int r = lo; r < hi; r++) {
                     for (int t = 0; t < rows; t += 4) {
                         int count = Math.min(4, rows - t);
                         kernels.rowDots(w, r, xs, t, count, four);

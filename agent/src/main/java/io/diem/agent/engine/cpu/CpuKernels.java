@@ -15,6 +15,15 @@ public interface CpuKernels {
     }
 
     /**
+     * Rows {@code row} and {@code row + 1} of {@code w} times {@code x} into {@code out[0]}, {@code out[1]},
+     * each exactly what {@link #rowDot} gives (two rows stream from memory at once).
+     */
+    default void rowDotPair(Tensor w, int row, float[] x, float[] out) {
+        out[0] = rowDot(w, row, x);
+        out[1] = rowDot(w, row + 1, x);
+    }
+
+    /**
      * Row {@code row} of {@code w} times {@code xs[from]} … {@code xs[from + count − 1]} (count ≤ 4) into
      * {@code out[0 … count)}, each result exactly what {@link #rowDot} gives for that vector alone.
      */

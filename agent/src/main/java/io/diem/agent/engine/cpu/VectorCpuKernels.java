@@ -60,6 +60,49 @@ final class VectorCpuKernels implements CpuKernels {
         return sum;
     }
 
+    @Override
+    public void rowDotPair(Tensor w, int row, float[] x, float[] out) {
+        ByteBuffer buf = w.chunkOf(row);
+        if (w.dtype != io.diem.agent.model.DType.F32 || w.chunkOf(row + 1) != buf) {
+            CpuKernels.super.rowDotPair(w, row, x, out);
+            return;
+        }
+        int o0 = w.byteOffsetOf(row);
+        int o1 = w.byteOffsetOf(row + 1);
+        int n = w.cols;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int step = F.length();
+        int c = 0;
+        for (int bound = n - 4 * step; c <= bound; c += 4 * step) {
+            FloatVector x0 = FloatVector.fromArray(F, x, c);
+            FloatVector x1 = FloatVector.fromArray(F, x, c + step);
+            FloatVector x2 = FloatVector.fromArray(F, x, c + 2 * step);
+            FloatVector x3 = FloatVector.fromArray(F, x, c + 3 * step);
+            a0 = FloatVector.fromByteBuffer(F, buf, o0 + c * 4, ByteOrder.LITTLE_ENDIAN).fma(x0, a0);
+            b0 = FloatVector.fromByteBuffer(F, buf, o1 + c * 4, ByteOrder.LITTLE_ENDIAN).fma(x0, b0);
+            a1 = FloatVector.fromByteBuffer(F, buf, o0 + (c + step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x1, a1);
+            b1 = FloatVector.fromByteBuffer(F, buf, o1 + (c + step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x1, b1);
+            a2 = FloatVector.fromByteBuffer(F, buf, o0 + (c + 2 * step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x2, a2);
+            b2 = FloatVector.fromByteBuffer(F, buf, o1 + (c + 2 * step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x2, b2);
+            a3 = FloatVector.fromByteBuffer(F, buf, o0 + (c + 3 * step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x3, a3);
+            b3 = FloatVector.fromByteBuffer(F, buf, o1 + (c + 3 * step) * 4, ByteOrder.LITTLE_ENDIAN).fma(x3, b3);
+        }
+        for (int bound = n - step; c <= bound; c += step) {
+            FloatVector x0 = FloatVector.fromArray(F, x, c);
+            a0 = FloatVector.fromByteBuffer(F, buf, o0 + c * 4, ByteOrder.LITTLE_ENDIAN).fma(x0, a0);
+            b0 = FloatVector.fromByteBuffer(F, buf, o1 + c * 4, ByteOrder.LITTLE_ENDIAN).fma(x0, b0);
+        }
+        float s0 = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        float s1 = b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+        for (; c < n; c++) {
+            s0 += buf.getFloat(o0 + c * 4) * x[c];
+            s1 += buf.getFloat(o1 + c * 4) * x[c];
+        }
+        out[0] = s0;
+        out[1] = s1;
+    }
+
     /**
      * Four vectors (or fewer: the missing ones repeat the last) against one F32 row: the row is loaded
      * once for all of them, and each vector's accumulators take exactly the steps of {@link #dotF32}.
