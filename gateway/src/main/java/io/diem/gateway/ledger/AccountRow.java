@@ -30,8 +30,16 @@ final class AccountRow {
                 .orElseThrow(() -> new GatewayException(Kind.NOT_FOUND, "no account '" + accountId + "'"));
     }
 
-    /** Locks the row and returns matured DIEM (cooldown over) to the liquid balance. */
+    /**
+     * Locks the row and returns matured DIEM (cooldown over) to the liquid balance; within one
+     * transaction the row is locked and read once, and later calls get the same (possibly changed and
+     * stored) object.
+     */
     static AccountRow lockAndMature(Sql sql, String accountId, long now) throws SQLException {
+        return sql.once("account:" + accountId, s -> lockAndMatureNow(s, accountId, now));
+    }
+
+    private static AccountRow lockAndMatureNow(Sql sql, String accountId, long now) throws SQLException {
         AccountRow row = read(sql, accountId, true);
         if (row.diemUnstaking > 0 && now >= row.diemUnstakingUntil) {
             row.diem += row.diemUnstaking;

@@ -43,6 +43,10 @@ public final class Epochs {
 
     /** The first day from {@code day} on whose epoch is still open, locked so it stays open until this transaction ends. */
     static String openEpochFrom(Sql sql, String day) throws SQLException {
+        return sql.once("open-epoch:" + day, s -> openEpochFromNow(s, day)); // locked until the transaction ends
+    }
+
+    private static String openEpochFromNow(Sql sql, String day) throws SQLException {
         String epoch = day;
         while (true) {
             lockForBooking(sql, epoch);

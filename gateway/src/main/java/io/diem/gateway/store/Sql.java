@@ -32,6 +32,26 @@ public final class Sql {
         this.postgres = postgres;
     }
 
+    /**
+     * What {@code work} returns, computed once per transaction under {@code key}: for a row this
+     * transaction has locked already (the lock lasts until it ends), so that a batch touching one
+     * row many times locks and reads it once.
+     */
+    @SuppressWarnings("unchecked")
+    public <T> T once(String key, Tx.Work<T> work) throws SQLException {
+        if (memo == null) {
+            memo = new java.util.HashMap<>();
+        }
+        Object known = memo.get(key);
+        if (known == null) {
+            known = work.run(this);
+            memo.put(key, known);
+        }
+        return (T) known;
+    }
+
+    private java.util.Map<String, Object> memo;
+
     /** Whether the database is PostgreSQL (else H2), for the few statements whose dialects differ. */
     public boolean postgres() {
         return postgres;
