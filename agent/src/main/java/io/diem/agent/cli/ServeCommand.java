@@ -78,7 +78,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--kv-cache-mib", defaultValue = "0", description = "KV-cache memory per device in MiB; a job waits until "
             + "its worst case fits and is refused when it never can. 0: two fifths of the Java heap (CPU) or four fifths of "
-            + "the GPU's free memory at start (CUDA). Default: ${DEFAULT-VALUE}.")
+            + "the GPU's free memory once the served models are uploaded (CUDA). Default: ${DEFAULT-VALUE}.")
     long kvCacheMib;
 
     @Option(names = "--drain-seconds", defaultValue = "60", description = "How long SIGTERM waits for running jobs. Default: ${DEFAULT-VALUE}.")

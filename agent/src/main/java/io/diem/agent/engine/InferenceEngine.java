@@ -32,6 +32,9 @@ public interface InferenceEngine extends AutoCloseable {
         return Optional.empty();
     }
 
+    /** Makes the model ready to run here (the CUDA engine uploads its weights); called for every served model at start. */
+    default void prepare(Model model) {}
+
     /** A fresh sequence of at most {@code capacity} tokens for {@code model}. */
     Sequence newSequence(Model model, int capacity);
 

@@ -104,6 +104,9 @@ public final class AgentNode {
         }
         jobLog.clear();
         JobJournal running = new JobJournal(jobLog, receipts);
+        for (InferenceEngine engine : settings.engines()) {
+            settings.models().values().forEach(engine::prepare); // weights first: the KV pool is sized from what they leave
+        }
         this.devices = new Devices(settings.engines(), settings.queueCapacity(), running, settings.limits(),
                 settings.models().values().stream().map(Model::config).toList());
         Files.deleteIfExists(settings.stateDir().resolve("ticket.key")); // older versions kept the ticket key on disk

@@ -170,7 +170,7 @@ public final class CudaEngine implements InferenceEngine {
         return new long[] {free[0], total[0]};
     }
 
-    /** Four fifths of the GPU's free memory now (the node calls this at start, after loading its models). */
+    /** Four fifths of the GPU's free memory now (the node asks at start, after {@link #prepare} uploaded its models). */
     @Override
     public long kvMemoryBytes() {
         return Math.max(1, memoryInfo()[0] / 5 * 4);
@@ -182,6 +182,16 @@ public final class CudaEngine implements InferenceEngine {
         long[] m = memoryInfo();
         return java.util.Optional.of(io.diem.v1.GpuInfo.newBuilder().setIndex(gpu.index()).setName(gpu.name()).setUuid(gpu.uuid())
                 .setMemoryTotalBytes(m[1]).setMemoryUsedBytes(m[1] - m[0]).build());
+    }
+
+    /** Uploads the model's weights now (once), so that the KV pool is sized from what they leave free. */
+    @Override
+    public synchronized void prepare(Model model) {
+        cuCtxSetCurrent(context);
+        if (!models.containsKey(model)) {
+            Placement.requireFits("model " + model.name(), Placement.weightBytes(model.weights()), memoryInfo()[0]);
+            models.put(model, upload(model));
+        }
     }
 
     @Override
