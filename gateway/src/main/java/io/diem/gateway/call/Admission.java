@@ -111,18 +111,26 @@ public final class Admission {
         try {
             hold = ledger.holdForCall(callId, key.accountId(), key.keyId(), worst);
         } catch (GatewayException e) {
-            if (e.kind() != Kind.RESOURCE_EXHAUSTED) {
-                throw e;
-            }
-            metrics.rejected("insufficient_credit");
-            LedgerViews.Balance b = ledger.balance(key.accountId());
-            throw new GatewayException(Kind.RESOURCE_EXHAUSTED, e.getMessage(), "INSUFFICIENT_CREDIT", Map.of(
-                    "remaining_micro_usd", Long.toString(b.remaining()),
-                    "needed_micro_usd", Long.toString(worst),
-                    "resets_at", b.resetsAt().toString()));
+            throw creditRefusal(e, key, worst);
         }
         metrics.admitted(model);
         return new Admitted(hold, key, price, maxPrompt, maxTokens, worst, startNanos);
+    }
+
+    /**
+     * A refusal of credit ({@code e} RESOURCE_EXHAUSTED) as callers get it: INSUFFICIENT_CREDIT with what
+     * remains, what the call needed and when the day resets; any other failure unchanged.
+     */
+    GatewayException creditRefusal(GatewayException e, LedgerViews.ApiKey key, long worst) {
+        if (e.kind() != Kind.RESOURCE_EXHAUSTED) {
+            return e;
+        }
+        metrics.rejected("insufficient_credit");
+        LedgerViews.Balance b = ledger.balance(key.accountId());
+        return new GatewayException(Kind.RESOURCE_EXHAUSTED, e.getMessage(), "INSUFFICIENT_CREDIT", Map.of(
+                "remaining_micro_usd", Long.toString(b.remaining()),
+                "needed_micro_usd", Long.toString(worst),
+                "resets_at", b.resetsAt().toString()));
     }
 
     /** What is wrong with a request: the field (as {@link GenerateRequest} names it) and why. */

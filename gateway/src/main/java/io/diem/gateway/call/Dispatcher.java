@@ -38,6 +38,20 @@ public final class Dispatcher {
     public record Completed(String jobId, String nodeId, ExecuteSummary summary, long costMicroUsd,
             LedgerViews.Balance balanceAfter) {}
 
+    /** The call's hold could not be recorded with its first job (see {@link GenerateCalls}); nothing was dispatched. */
+    public static final class HoldRefused extends RuntimeException {
+        private final GatewayException refusal;
+
+        HoldRefused(GatewayException refusal) {
+            super(refusal.getMessage(), refusal, false, false);
+            this.refusal = refusal;
+        }
+
+        public GatewayException refusal() {
+            return refusal;
+        }
+    }
+
     /** Where the relayed stream goes: the caller's connection, and whether it is still there. */
     public interface Caller {
         void send(TokenDelta delta);
@@ -162,10 +176,19 @@ public final class Dispatcher {
         Jobs.Job job = new Jobs.Job(jobId, call.callId(), call.key().accountId(), call.key().keyId(), node.nodeId(),
                 call.price().model(), call.maxPromptTokens(), call.maxTokens(), limits.gpuMicrosPerCall(), now, State.DISPATCHED,
                 false, 0, 0, 0);
-        ledger.recordingHold(call.hold(), sql -> { // the first job commits with the call's reservation
-            Jobs.insert(sql, job);
-            return null;
-        });
+        boolean first = !call.hold().recorded();
+        try {
+            ledger.recordingHold(call.hold(), sql -> { // the first job commits with the call's reservation
+                Jobs.insert(sql, job);
+                return null;
+            });
+        } catch (GatewayException e) {
+            if (first && e.kind() == Kind.RESOURCE_EXHAUSTED) {
+                ledger.release(call.hold()); // unrecorded: back to its lease
+                throw new HoldRefused(e);
+            }
+            throw e;
+        }
         GenerateRequest forNode = request.getSampling().getMaxTokens() == 0
                 ? request.toBuilder().setSampling(request.getSampling().toBuilder().setMaxTokens(call.maxTokens())).build() : request;
         return ExecuteRequest.newBuilder().setTicket(TicketMinter.mint(ticketKeys.forNode(node.nodeId()), ticket))

@@ -31,7 +31,13 @@ public final class GenerateCalls {
         inFlight.incrementAndGet();
         try {
             Admission.Admitted admitted = admission.admit(request, key, startNanos);
-            return dispatcher.run(request, admitted, caller);
+            try {
+                return dispatcher.run(request, admitted, caller);
+            } catch (Dispatcher.HoldRefused e) {
+                // The lease the call's credit was carved from closed before its first job was recorded,
+                // and the exact reservation found too little credit: the same refusal admission gives.
+                throw admission.creditRefusal(e.refusal(), key, admitted.worstCaseMicroUsd());
+            }
         } finally {
             inFlight.decrementAndGet();
             admission.leave(key);

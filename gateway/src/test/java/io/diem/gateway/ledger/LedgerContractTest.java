@@ -67,6 +67,30 @@ abstract class LedgerContractTest {
     }
 
     @Test
+    void aHoldWhoseLeaseExpiredBeforeItsFirstJobTakesAnExactReservationOrIsRefused() {
+        String id = stakedAccount(1); // 1,000,000 µUSD today
+        ledger.useLeases("00000000000000c3", LeasedCredit.Policy.defaults());
+        CallHold fits = ledger.holdForCall("call-a", id, null, 100_000); // a lease of 4 calls' worth, carved in memory
+        CallHold refused = ledger.holdForCall("call-b", id, null, 100_000);
+        assertThat(fits.recorded()).isFalse();
+        clock.advance(Duration.ofSeconds(31)); // this gateway stalled past the lease's life
+        Ledger other = new Ledger(db, LedgerConfig.defaults(), clock);
+        assertThat(other.expireLeases()).isEqualTo(1);
+        other.reserve("big", id, null, 850_000); // 150,000 µUSD left
+        ledger.recordingHold(fits, sql -> null); // the lease is closed: an exact reservation, which fits
+        assertThat(ledger.reservation("call-a").orElseThrow().state()).isEqualTo(Reservation.State.PENDING);
+        assertThat(ledger.reservation("call-a").orElseThrow().amount()).isEqualTo(100_000);
+        ledger.reserve("more", id, null, 40_000); // 10,000 left
+        assertThatThrownBy(() -> ledger.recordingHold(refused, sql -> null)).isInstanceOfSatisfying(GatewayException.class,
+                e -> assertThat(e.kind()).isEqualTo(Kind.RESOURCE_EXHAUSTED));
+        assertThat(refused.recorded()).isFalse();
+        ledger.release(refused); // never in the ledger: only the lease's memory changes
+        assertThat(ledger.reservation("call-b")).isEmpty();
+        Balance b = other.balance(id);
+        assertThat(b.reserved()).isEqualTo(850_000 + 100_000 + 40_000);
+    }
+
+    @Test
     void migrationIsIdempotent() {
         db.migrate();
         assertThat(ledger.diemSupply()).isZero();
