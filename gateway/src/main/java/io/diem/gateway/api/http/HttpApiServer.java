@@ -104,7 +104,10 @@ public final class HttpApiServer implements AutoCloseable {
 
     /** Error answers written on the event loop (before a request reaches a worker): JSON, then close. */
     private static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String code, String message) {
-        HttpExchange closing = new HttpExchange(ctx.channel(), false, () -> {}, "", "", null, "");
+        refuse(new HttpExchange(ctx.channel(), false, () -> {}, "", "", null, ""), status, code, message);
+    }
+
+    private static void refuse(HttpExchange closing, HttpResponseStatus status, String code, String message) {
         OpenAiApi.fail(closing, new HttpApiException(status, "invalid_request_error", code, null, message));
     }
 
@@ -116,7 +119,9 @@ public final class HttpApiServer implements AutoCloseable {
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            refuse(ctx, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large",
+            // The client may still be sending the body: linger so that it reads this answer, not a reset.
+            refuse(new HttpExchange(ctx.channel(), false, () -> {}, "", "", null, "").lingering(),
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large",
                     "the request body is larger than " + MAX_BODY_BYTES + " bytes");
         }
     }

@@ -33,6 +33,8 @@ final class HttpExchange {
     final String body;
     private final Channel channel;
     private final boolean keepAlive;
+    /** Close by half-closing first and reading on (discarding) for a while: see {@link #lingering}. */
+    private boolean linger;
     private final Runnable whenAnswered;
     private final HttpHeaders extraHeaders = new DefaultHttpHeaders();
     private boolean streaming;
@@ -109,6 +111,18 @@ final class HttpExchange {
         finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
+    /**
+     * After the answer, stop writing but keep reading (the pipeline discards the rest of the request)
+     * for up to {@link #LINGER}, then close: a client still sending a body the server refused (413)
+     * reads the answer instead of a reset connection.
+     */
+    HttpExchange lingering() {
+        linger = true;
+        return this;
+    }
+
+    static final java.time.Duration LINGER = java.time.Duration.ofSeconds(5);
+
     private HttpResponse withHeaders(HttpResponse r) {
         r.headers().add(extraHeaders);
         if (!keepAlive) {
@@ -127,6 +141,13 @@ final class HttpExchange {
                 } else {
                     channel.close();
                 }
+            });
+        } else if (linger && channel instanceof io.netty.channel.socket.DuplexChannel duplex) {
+            written.addListener((ChannelFutureListener) f -> {
+                duplex.shutdownOutput();
+                channel.eventLoop().schedule(() -> {
+                    channel.close();
+                }, LINGER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
             });
         } else {
             written.addListener(ChannelFutureListener.CLOSE);
