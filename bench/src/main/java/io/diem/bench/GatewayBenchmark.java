@@ -60,15 +60,8 @@ public final class GatewayBenchmark {
         String postgres = args.length > 4 ? args[4] : null; // else the embedded H2 ledger
         Path dir = Files.createTempDirectory("gateway-bench");
         Process agent = null;
-        String schema = null;
-        String url = Db.h2Url(dir);
-        if (postgres != null) {
-            schema = "bench_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-            try (java.sql.Connection c = java.sql.DriverManager.getConnection(postgres); java.sql.Statement s = c.createStatement()) {
-                s.execute("CREATE SCHEMA " + schema);
-            }
-            url = postgres + (postgres.contains("?") ? "&" : "?") + "currentSchema=" + schema;
-        }
+        BenchSchema schema = postgres == null ? null : BenchSchema.create(postgres);
+        String url = schema == null ? Db.h2Url(dir) : schema.url();
         System.out.println("ledger: " + (postgres == null ? "H2 (embedded)" : "PostgreSQL"));
         try (Db db = Db.open(url, 16)) {
             Ledger ledger = new Ledger(db, LedgerConfig.defaults(), Clock.systemUTC());
@@ -175,9 +168,7 @@ public final class GatewayBenchmark {
                 agent.waitFor(20, TimeUnit.SECONDS);
             }
             if (schema != null) {
-                try (java.sql.Connection c = java.sql.DriverManager.getConnection(postgres); java.sql.Statement s = c.createStatement()) {
-                    s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-                }
+                schema.drop();
             }
         }
         System.exit(0);

@@ -22,16 +22,12 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,17 +59,8 @@ public final class GatewayCapacityBenchmark {
         int soakSeconds = args.length > 4 ? Integer.parseInt(args[4]) : 0;
         int soakClients = args.length > 5 ? Integer.parseInt(args[5]) : 32;
         Path dir = Files.createTempDirectory("capacity-bench");
-        String schema = null;
-        String url;
-        if (database.equals("h2")) {
-            url = Db.h2Url(dir.resolve("ledger"));
-        } else {
-            schema = "bench_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-            try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement()) {
-                s.execute("CREATE SCHEMA " + schema);
-            }
-            url = database + (database.contains("?") ? "&" : "?") + "currentSchema=" + schema;
-        }
+        BenchSchema schema = database.equals("h2") ? null : BenchSchema.create(database);
+        String url = schema == null ? Db.h2Url(dir.resolve("ledger")) : schema.url();
         List<Db> dbs = new ArrayList<>();
         List<GatewayServer> gateways = new ArrayList<>();
         AgentNode node = null;
@@ -147,9 +134,7 @@ public final class GatewayCapacityBenchmark {
             }
             dbs.forEach(Db::close);
             if (schema != null) {
-                try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement()) {
-                    s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-                }
+                schema.drop();
             }
         }
         System.exit(0);

@@ -38,7 +38,6 @@ public final class Generation {
     private long firstToken;
     private long prefillNanos;
     private long decodeStart;
-    private FinishReason reason;
     private GenerationResult result;
 
     /** Refuses (IllegalArgumentException, with the numbers) a prompt that leaves no room in the sequence. */
@@ -147,12 +146,11 @@ public final class Generation {
     }
 
     private void end(FinishReason why) {
-        reason = why;
         if (why != FinishReason.STOP) {
             emit(stops.finish(decoder.flush()));
         }
         long decodeNanos = decodeStart == 0 ? 0 : System.nanoTime() - decodeStart;
-        result = new GenerationResult(prompt.length, List.copyOf(completion), stops.text(), reason, compute, prefillNanos,
+        result = new GenerationResult(prompt.length, List.copyOf(completion), stops.text(), why, compute, prefillNanos,
                 decodeNanos, firstToken);
     }
 

@@ -286,8 +286,7 @@ public final class JobScheduler implements AutoCloseable {
         int budget = limits.maxStepTokens();
         for (Active a : List.copyOf(active)) {
             if (!a.generation.prefilling()) {
-                take(a, 1, batch, inputs);
-                budget--;
+                budget -= take(a, 1, batch, inputs);
             }
         }
         for (Active a : List.copyOf(active)) {
@@ -344,7 +343,7 @@ public final class JobScheduler implements AutoCloseable {
 
     /** Adds a's next input (at most {@code budget} tokens) to the step; returns how many tokens it takes (0 when it ended instead). */
     private int take(Active a, int budget, List<Active> batch, List<int[]> inputs) {
-        int[] input = a.generation.nextInput(Math.min(budget, limits.maxStepTokens()));
+        int[] input = a.generation.nextInput(budget);
         if (input == null) {
             complete(a); // cancelled
             return 0;

@@ -69,14 +69,10 @@ public final class CreditLeases {
     }
 
     /**
-     * Records a call's reservation of {@code amount} carved from {@code lease}: false (nothing written)
-     * when the lease is no longer open, has expired, belongs to another day or cannot cover it.
+     * Records, inside the caller's transaction, a call's reservation of {@code amount} carved from
+     * {@code lease}: false (nothing written) when the lease is no longer open, has expired, belongs to
+     * another day or cannot cover it.
      */
-    public boolean carve(Lease lease, String reservationId, long amount) {
-        return tx.run(sql -> carve(sql, lease, reservationId, amount));
-    }
-
-    /** As {@link #carve(Lease, String, long)}, inside the caller's transaction. */
     boolean carve(Sql sql, Lease lease, String reservationId, long amount) throws SQLException {
         long now = UnixMicros.now(clock);
         int carved = sql.update("UPDATE credit_leases SET carved = carved + ? WHERE lease_id = ? AND state = 'open' "

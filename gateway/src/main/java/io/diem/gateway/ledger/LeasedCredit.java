@@ -89,10 +89,6 @@ public final class LeasedCredit {
         this.policy = policy;
     }
 
-    public Policy policy() {
-        return policy;
-    }
-
     /**
      * Holds {@code amount} µUSD for call {@code callId}: carved in memory from this gateway's lease (written
      * with the call's first job, {@link #record}), or reserved exactly in the ledger at once when no lease
@@ -161,8 +157,7 @@ public final class LeasedCredit {
             boolean ranOut = usable(slot.lease, now);
             slot.nextCalls = ranOut ? Math.min(policy.maxCalls(), slot.nextCalls * 2)
                     : Math.max(policy.minCalls(), Math.min(policy.maxCalls(), slot.calls));
-            leases.giveBack(slot.lease.leaseId()); // before the grant, so that it sees this credit again
-            slot.lease = null;
+            returnLease(slot); // before the grant, so that it sees this credit again
         }
         if (slot.lease == null) {
             long want = amount > Long.MAX_VALUE / slot.nextCalls ? amount : amount * slot.nextCalls;
@@ -178,6 +173,12 @@ public final class LeasedCredit {
         slot.calls++;
         slot.lastUsed = now;
         return slot.lease;
+    }
+
+    /** Returns the slot's lease to the ledger and forgets it; the caller holds the slot's monitor. */
+    private void returnLease(Slot slot) {
+        leases.giveBack(slot.lease.leaseId());
+        slot.lease = null;
     }
 
     /** Whether this gateway still carves from {@code lease}: its day, and younger than {@link Policy#useFor}. */
@@ -196,10 +197,11 @@ public final class LeasedCredit {
         if (byKey == null) {
             return b;
         }
+        String day = UnixMicros.day(b.resetsAt().toEpochMilli() * 1000 - 1); // the balance's day
         long own = 0;
         for (Slot slot : byKey.values()) {
             synchronized (slot) {
-                if (slot.lease != null && slot.lease.day().equals(UnixMicros.day(b.resetsAt().toEpochMilli() * 1000 - 1))) {
+                if (slot.lease != null && slot.lease.day().equals(day)) {
                     own += slot.unused();
                 }
             }
@@ -222,8 +224,7 @@ public final class LeasedCredit {
                 Slot slot = e.getValue();
                 synchronized (slot) {
                     if (slot.lease != null && (now - slot.lastUsed >= policy.idle().toNanos() / 1000 || !usable(slot.lease, now))) {
-                        leases.giveBack(slot.lease.leaseId());
-                        slot.lease = null;
+                        returnLease(slot);
                         slot.nextCalls = policy.minCalls();
                         returned++;
                     } else if (slot.lease == null && now - slot.lastUsed >= policy.idle().toNanos() / 1000) {
@@ -244,26 +245,12 @@ public final class LeasedCredit {
             for (Slot slot : byKey.values()) {
                 synchronized (slot) {
                     if (slot.lease != null) {
-                        leases.giveBack(slot.lease.leaseId());
-                        slot.lease = null;
+                        returnLease(slot);
                         returned++;
                     }
                 }
             }
         }
         return returned;
-    }
-
-    /** µUSD this gateway holds in leases and has not carved yet. */
-    public long unused() {
-        long sum = 0;
-        for (var byKey : slots.values()) {
-            for (Slot slot : byKey.values()) {
-                synchronized (slot) {
-                    sum += slot.unused();
-                }
-            }
-        }
-        return sum;
     }
 }

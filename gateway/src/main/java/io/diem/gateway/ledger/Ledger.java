@@ -48,7 +48,7 @@ public final class Ledger {
     }
 
     /**
-     * From now on calls reserve through {@link #reserveForCall} from credit leases this gateway
+     * From now on calls hold credit ({@link #holdForCall}) from credit leases this gateway
      * ({@code gatewayId}) holds in memory, and balances read here count its unused leases as
      * remaining. Returns the leases, for the gateway's idle sweep and shutdown.
      */
@@ -132,13 +132,6 @@ public final class Ledger {
             return new CallHold(callId, accountId, keyId, amount, null);
         }
         return l.hold(callId, accountId, keyId, amount);
-    }
-
-    /** {@link #holdForCall} with its reservation written at once. */
-    public CallHold reserveForCall(String callId, String accountId, String keyId, long amount) {
-        CallHold hold = holdForCall(callId, accountId, keyId, amount);
-        recordingHold(hold, sql -> null);
-        return hold;
     }
 
     /**

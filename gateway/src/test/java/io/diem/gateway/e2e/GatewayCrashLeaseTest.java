@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.diem.gateway.cli.CtlOutput;
+import io.diem.gateway.ledger.TestDatabases;
 import io.diem.v1.GenerateRequest;
 import io.diem.v1.InferenceGrpc;
 import io.diem.v1.SamplingParams;
@@ -14,11 +15,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,19 +28,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GatewayCrashLeaseTest {
 
-    static final String POSTGRES = System.getenv().getOrDefault("DIEM_TEST_POSTGRES_URL",
-            "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
-
     @TempDir
     Path dir;
 
     @Test
     void aKilledGatewaysLeaseReturnsToTheAccountWithinTheBound() throws Exception {
-        String schema = "crash_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        String url = POSTGRES + "&currentSchema=" + schema;
+        String url = TestDatabases.postgresSchema();
         Process victim = null;
         try (LocalCluster cluster = new LocalCluster(dir, url, Duration.ofMinutes(5), 3)) {
             int port = LocalCluster.freePort();
@@ -95,9 +85,7 @@ class GatewayCrashLeaseTest {
             if (victim != null) {
                 victim.destroyForcibly();
             }
-            try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
-                s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-            }
+            TestDatabases.dropPostgresSchema(url);
         }
     }
 }

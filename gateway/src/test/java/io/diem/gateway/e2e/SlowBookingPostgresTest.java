@@ -3,6 +3,7 @@ package io.diem.gateway.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.diem.gateway.ledger.TestDatabases;
 import io.diem.v1.GenerateRequest;
 import io.diem.v1.InferenceGrpc;
 import io.diem.v1.SamplingParams;
@@ -12,7 +13,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,11 +35,7 @@ class SlowBookingPostgresTest {
 
     @Test
     void aNodeWhoseBookingIsStuckStaysHealthyAndKeepsServing() throws Exception {
-        String schema = "e2e_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        try (Connection c = DriverManager.getConnection(TwoGatewaysPostgresTest.POSTGRES); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        String url = TwoGatewaysPostgresTest.POSTGRES + "&currentSchema=" + schema;
+        String url = TestDatabases.postgresSchema();
         try (LocalCluster cluster = new LocalCluster(dir, url, Duration.ofMinutes(5), 3)) {
             cluster.startAgent("a1");
             String node = cluster.nodeIdOf("a1");

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.diem.gateway.GatewayServer;
 import io.diem.gateway.ledger.Ledger;
 import io.diem.gateway.ledger.LedgerConfig;
+import io.diem.gateway.ledger.TestDatabases;
 import io.diem.gateway.store.Db;
 import io.diem.v1.GenerateRequest;
 import io.diem.v1.InferenceGrpc;
@@ -18,14 +19,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -37,19 +34,12 @@ import org.junit.jupiter.api.io.TempDir;
 /** Two gateways sharing one PostgreSQL ledger, one node, one account under concurrent load. */
 class TwoGatewaysPostgresTest {
 
-    static final String POSTGRES = System.getenv().getOrDefault("DIEM_TEST_POSTGRES_URL",
-            "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
-
     @TempDir
     Path dir;
 
     @Test
     void concurrentCallsThroughTwoGatewaysNeverSpendBeyondTheAllowance() throws Exception {
-        String schema = "e2e_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        String url = POSTGRES + "&currentSchema=" + schema;
+        String url = TestDatabases.postgresSchema();
         try (LocalCluster cluster = new LocalCluster(dir, url, Duration.ofMinutes(5), 3);
                 Db db2 = Db.open(url, 8)) {
             Ledger ledger2 = new Ledger(db2, LedgerConfig.defaults(), Clock.systemUTC());
@@ -115,9 +105,7 @@ class TwoGatewaysPostgresTest {
                 second.stop(2);
             }
         } finally {
-            try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
-                s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-            }
+            TestDatabases.dropPostgresSchema(url);
         }
     }
 }

@@ -13,9 +13,9 @@ import java.util.UUID;
  * PostgreSQL on 127.0.0.1:5432 (trust auth, database {@code test}; .ci/run starts it). Set
  * {@code DIEM_TEST_POSTGRES_URL} to use another server.
  */
-final class TestDatabases {
+public final class TestDatabases {
 
-    static final String POSTGRES = System.getenv().getOrDefault("DIEM_TEST_POSTGRES_URL",
+    public static final String POSTGRES = System.getenv().getOrDefault("DIEM_TEST_POSTGRES_URL",
             "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
 
     private TestDatabases() {}
@@ -25,7 +25,7 @@ final class TestDatabases {
     }
 
     /** A JDBC URL whose default schema is a new, empty one. */
-    static String postgresSchema() throws SQLException {
+    public static String postgresSchema() throws SQLException {
         String schema = "t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
         try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
             s.execute("CREATE SCHEMA " + schema);
@@ -33,7 +33,8 @@ final class TestDatabases {
         return POSTGRES + (POSTGRES.contains("?") ? "&" : "?") + "currentSchema=" + schema;
     }
 
-    static void dropPostgresSchema(String url) throws SQLException {
+    /** Drops the schema of a URL from {@link #postgresSchema}. */
+    public static void dropPostgresSchema(String url) throws SQLException {
         String schema = url.substring(url.indexOf("currentSchema=") + "currentSchema=".length());
         try (Connection c = DriverManager.getConnection(POSTGRES); Statement s = c.createStatement()) {
             s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");

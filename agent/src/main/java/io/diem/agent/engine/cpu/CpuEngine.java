@@ -20,8 +20,6 @@ import java.util.Map;
  */
 public final class CpuEngine implements InferenceEngine {
 
-    /** Fewest rows worth handing to another thread. */
-    private static final int MIN_ROWS_PER_PART = 32;
     /** Positions per KV block. */
     static final int KV_BLOCK_TOKENS = 16;
 
@@ -42,6 +40,7 @@ public final class CpuEngine implements InferenceEngine {
             cpuClock.setThreadCpuTimeEnabled(true);
         }
         this.team = new WorkerTeam(threads - 1, "cpu-engine");
+        this.scores = new float[threads][];
     }
 
     public int threads() {
@@ -150,7 +149,8 @@ public final class CpuEngine implements InferenceEngine {
     }
 
     private final Map<ModelConfig, CpuBatch.Scratch> scratch = new java.util.IdentityHashMap<>();
-    private float[][] scores = new float[0][];
+    /** Attention scores, one buffer per part of the team: part i + 1 runs on worker i, part 0 on the caller, never two at once. */
+    private final float[][] scores;
 
     /** Activations for {@code rows} tokens of a model, reused (grown when a step needs more). */
     synchronized CpuBatch.Scratch scratch(ModelConfig c, int rows) {
@@ -162,21 +162,12 @@ public final class CpuEngine implements InferenceEngine {
         return s;
     }
 
-    /** Attention scores of thread part {@code part}, at least {@code length} long. */
+    /** Attention scores of team part {@code part}, at least {@code length} long (any buffer that long will do). */
     float[] scoresFor(int part, int length) {
-        float[][] all = scores;
-        if (all.length <= part || all[part] == null || all[part].length < length) {
-            synchronized (this) {
-                if (scores.length <= part) {
-                    scores = java.util.Arrays.copyOf(scores, threads);
-                }
-                if (scores[part] == null || scores[part].length < length) {
-                    scores[part] = new float[length];
-                }
-                all = scores;
-            }
+        if (scores[part] == null || scores[part].length < length) {
+            scores[part] = new float[length];
         }
-        return all[part];
+        return scores[part];
     }
 
     /**

@@ -3,15 +3,15 @@ package io.diem.agent.engine;
 import java.util.function.LongConsumer;
 
 /**
- * A sequence that reports each step's metered compute as it happens (the job journal's progress).
- * Closing it leaves the wrapped sequence open: whoever opened that closes it.
+ * For tests: a sequence that reports each step's metered compute as it happens. Closing it leaves the
+ * wrapped sequence open: whoever opened that closes it.
  */
-public final class MeteredSequence implements Sequence {
+final class MeteredSequence implements Sequence {
 
     private final Sequence inner;
     private final LongConsumer stepNanos;
 
-    public MeteredSequence(Sequence inner, LongConsumer stepNanos) {
+    MeteredSequence(Sequence inner, LongConsumer stepNanos) {
         this.inner = inner;
         this.stepNanos = stepNanos;
     }
