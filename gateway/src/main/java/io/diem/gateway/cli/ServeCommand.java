@@ -114,8 +114,8 @@ final class ServeCommand implements Callable<Integer> {
         if (receiptTtlSeconds < 1 || maxGpuSeconds < 1) {
             r.error("receipt-ttl-seconds and max-gpu-seconds-per-call must be at least 1");
         }
-        if (creditLeaseSeconds < 3 || creditLeaseSeconds > 3600) {
-            r.error("credit-lease-seconds = " + creditLeaseSeconds + " must be 3..3600");
+        if (creditLeaseProblem() != null) {
+            r.error(creditLeaseProblem());
         }
         r.writableDirectory("data-dir", dataDir, "admin.key, the ticket secret and the embedded ledger");
         if (db != null && !db.isEmpty()) {
@@ -138,12 +138,22 @@ final class ServeCommand implements Callable<Integer> {
         return r;
     }
 
+    /** What is wrong with --credit-lease-seconds, or null. */
+    private String creditLeaseProblem() {
+        return creditLeaseSeconds < 3 || creditLeaseSeconds > 3600
+                ? "credit-lease-seconds = " + creditLeaseSeconds + " must be 3..3600" : null;
+    }
+
     @Override
     public Integer call() throws Exception {
         java.util.List<String> unknown = ConfigCheck.unknownKeys(spec);
         if (!unknown.isEmpty()) {
             throw new IllegalArgumentException(String.join("; ", unknown) + " (diem-gateway check-config lists every problem)");
         }
+        if (creditLeaseProblem() != null) {
+            throw new IllegalArgumentException(creditLeaseProblem()); // before any state is touched
+        }
+        LeasedCredit.Policy leases = LeasedCredit.Policy.lasting(Duration.ofSeconds(creditLeaseSeconds));
         // Refuse an unsafe bind before touching any state.
         ScheduledExecutorService tlsReloader = Executors.newSingleThreadScheduledExecutor(ThreadFactories.daemon("tls-reload"));
         ServerCredentials credentials = tls.credentials(server.bind, tlsReloader, LOG::warning);
@@ -157,7 +167,7 @@ final class ServeCommand implements Callable<Integer> {
         GatewayServer.Settings d = GatewayServer.Settings.defaults();
         GatewayServer.Settings settings = new GatewayServer.Settings(server.metricsBind, server.metricsPort, d.heartbeatInterval(), d.healthTimeout(),
                 Duration.ofSeconds(receiptTtlSeconds), autoClose, Duration.ofMinutes(closeDelayMinutes), providerBps,
-                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir, LeasedCredit.Policy.lasting(Duration.ofSeconds(creditLeaseSeconds)));
+                d.limits().withGpuMicrosPerCall(maxGpuSeconds * 1_000_000L), dataDir, leases);
         GatewayServer gateway = new GatewayServer(NettyServerBuilder.forAddress(new InetSocketAddress(server.bind, server.port),
                 credentials), ledger, settings).start();
         if (httpPort >= 0) {

@@ -65,6 +65,20 @@ class CliConventionsTest {
     }
 
     @Test
+    void serveRefusesALeaseLifeOutOfRangeBeforeTouchingAnyState(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        for (String seconds : new String[] {"2", "3601"}) {
+            java.nio.file.Path data = dir.resolve("data-" + seconds);
+            CommandLine cli = GatewayMain.commandLine(new String[0], Map.of());
+            StringWriter err = new StringWriter();
+            cli.setErr(new PrintWriter(err));
+            assertThat(cli.execute("serve", "--credit-lease-seconds", seconds, "--data-dir", data.toString(), "--port", "0",
+                    "--metrics-port", "0", "--http-port", "-1")).isNotZero();
+            assertThat(err.toString()).contains("credit-lease-seconds = " + seconds + " must be 3..3600");
+            assertThat(data).doesNotExist();
+        }
+    }
+
+    @Test
     void diemctl() {
         check(() -> Diemctl.commandLine(Map.of()), "diemctl");
     }
